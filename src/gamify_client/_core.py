@@ -1,0 +1,184 @@
+"""What both clients share: settings, request building, error mapping and the retry rules.
+Only sending differs between :class:`GamifyClient` and :class:`AsyncGamifyClient`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+
+from ._logging import enable_debug_logging, logger
+from ._parsing import status_error
+from ._retry import RetryPolicy
+from .config import ClientConfig
+from .errors import APIConnectionError, APITimeoutError, GamifyError
+from .events import EventManager
+from .refresh import DataRefreshManager
+
+__all__ = ["BaseClient", "Call", "connection_error", "mark_retries"]
+
+T = TypeVar("T")
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One endpoint call, described without I/O: the request to send, how to parse the
+    answer and, for a write, which real-time rule applies (``mutation``) with the ids the
+    request named (``context``)."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    files: Any = None
+    data: Mapping[str, Any] | None = None
+    mutation: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
+    """Our error for a transport failure; it records whether the request may have been sent."""
+    sent = not isinstance(exc, _NOT_SENT)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where = f"{request.method} {request.url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"request timed out ({detail}) for {where}", request=request, request_sent=sent
+        )
+    return APIConnectionError(
+        f"connection error ({detail}) for {where}", request=request, request_sent=sent
+    )
+
+
+def _outcome_error(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _log_retry(state: RetryCallState) -> None:
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.info(
+        "retrying after %s (attempt %d), waiting %.2f s",
+        _outcome_error(state),
+        state.attempt_number + 1,
+        wait,
+    )
+
+
+class BaseClient:
+    """Settings, token, shared cache and events, and the I/O-free halves of a request."""
+
+    _config: ClientConfig
+    _retry_policy: RetryPolicy
+    _auth_headers: dict[str, str]
+
+    def __init__(
+        self,
+        *,
+        config: ClientConfig,
+        refresh_manager: DataRefreshManager | None,
+        events: EventManager | None,
+    ) -> None:
+        self._apply_config(config)
+        self.refresh_manager = refresh_manager or DataRefreshManager(
+            ttl=config.cache_ttl, gc_time=config.gc_time
+        )
+        self.events = events or EventManager()
+        if config.debug:
+            enable_debug_logging()
+
+    def _apply_config(self, config: ClientConfig) -> None:
+        self._config = config
+        self._retry_policy = RetryPolicy(
+            max_retries=config.max_retries,
+            backoff=config.retry_backoff,
+            backoff_max=config.retry_backoff_max,
+            retry_after_max=config.retry_after_max,
+        )
+        self._set_auth_headers(config.token)
+
+    def _set_auth_headers(self, token: str | None) -> None:
+        headers = dict(self._config.default_headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._auth_headers = headers
+
+    @property
+    def config(self) -> ClientConfig:
+        """The client's settings."""
+        return self._config
+
+    @property
+    def base_url(self) -> str:
+        """The backend's root URL, e.g. ``http://localhost:3001``."""
+        return self._config.base_url
+
+    @property
+    def token(self) -> str | None:
+        """The JWT sent as ``Authorization: Bearer``; set by :meth:`login` or assigned."""
+        return self._config.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._config = dataclasses.replace(self._config, token=value)
+        self._set_auth_headers(value)
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a retryable failure is retried."""
+        return self._config.max_retries
+
+    def _build_request(
+        self, http: httpx.Client | httpx.AsyncClient, call: Call[Any]
+    ) -> httpx.Request:
+        return http.build_request(
+            call.method,
+            self._config.base_url + call.path,
+            params=call.params,
+            json=call.json,
+            files=call.files,
+            data=call.data,
+            headers=self._auth_headers,
+        )
+
+    def _retry_plan(self, method: str, first_error: GamifyError) -> dict[str, Any] | None:
+        """How to retry after the first attempt failed with ``first_error``: tenacity's
+        options for the remaining attempts, or None when the error is final.
+
+        The first attempt runs outside tenacity, so a call that succeeds at once (nearly
+        every call) pays nothing for the retry machinery.
+        """
+        policy = self._retry_policy
+        if policy.max_retries == 0 or not policy.should_retry(method, first_error):
+            return None
+        return {
+            "stop": stop_after_attempt(policy.max_retries),
+            "wait": lambda state: policy.delay(state.attempt_number + 1, _outcome_error(state)),
+            "retry": retry_if_exception(lambda error: policy.should_retry(method, error)),
+            "reraise": True,
+            "before_sleep": _log_retry,
+        }
+
+    def _first_retry_delay(self, first_error: GamifyError) -> float:
+        delay = self._retry_policy.delay(1, first_error)
+        logger.info("retrying after %s (attempt 1), waiting %.2f s", first_error, delay)
+        return delay
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.status_code >= 400:
+            raise status_error(response)
+        return response
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._config.base_url!r})"
+
+
+def mark_retries(error: GamifyError, attempts: int) -> None:
+    """Record on ``error`` how many retries preceded it."""
+    error.retries = max(0, attempts - 1)

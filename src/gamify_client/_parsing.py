@@ -1,0 +1,161 @@
+"""Turning HTTP answers into typed values or typed errors, without any I/O.
+
+The real service answers in three shapes (a bare document or array, a named payload such as
+``{success, task}``, and the envelope ``{success, data}``); :class:`Payload` takes all three.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import APIStatusError, ResponseValidationError, status_error_for
+from .models import MutationResult, RealTimeData
+
+__all__ = ["MutationPayload", "Payload", "decode_json", "status_error"]
+
+T = TypeVar("T")
+
+_REAL_TIME = TypeAdapter(RealTimeData)
+_ENVELOPE_KEY = "data"
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The body as JSON, or a ResponseValidationError naming what came instead."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise ResponseValidationError(
+            f"expected a JSON body, got {kind}: {response.text[:200]!r}",
+            response=response,
+            body=response.text,
+        ) from None
+
+
+def status_error(response: httpx.Response) -> APIStatusError:
+    """The typed error for a non-2xx answer, with the body's ``message`` or ``error``."""
+    try:
+        body: Any = json.loads(response.content)
+    except ValueError:
+        body = response.text
+    message: str | None = None
+    if isinstance(body, Mapping):
+        for field in ("message", "error"):
+            value = body.get(field)
+            if isinstance(value, str) and value:
+                message = value
+                break
+            if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+                message = value["message"]
+                break
+    if message is None:
+        message = response.reason_phrase or f"HTTP {response.status_code}"
+        if isinstance(body, str) and body.strip():
+            message = f"{message}: {_text_excerpt(body)}"
+    return status_error_for(response.status_code)(message, response=response, body=body)
+
+
+def _text_excerpt(text: str) -> str:
+    """The readable part of an HTML error page (Express's ``<pre>Cannot GET /x</pre>``)."""
+    start = text.find("<pre>")
+    end = text.find("</pre>", start)
+    if start != -1 and end != -1:
+        return text[start + 5 : end].strip()
+    return text.strip()[:200]
+
+
+def _refuse_unsuccessful(body: Any, response: httpx.Response) -> None:
+    if isinstance(body, Mapping) and body.get("success") is False:
+        message = body.get("message") or body.get("error") or "the server reported success: false"
+        raise ResponseValidationError(str(message), response=response, body=body)
+
+
+def _invalid(
+    response: httpx.Response, body: Any, what: str, err: ValidationError
+) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"the body is not a valid {what}: {err.error_count()} error(s), first: {_first_error(err)}",
+        response=response,
+        body=body,
+        errors=list(err.errors(include_url=False)),
+    )
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{location}: {first['msg']}"
+
+
+@dataclass(frozen=True, slots=True)
+class Payload(Generic[T]):
+    """Parses the payload of a 2xx answer into ``T``.
+
+    ``keys`` are the names the payload may sit under in a named-payload answer
+    (``("task",)``); the envelope's ``data`` and the bare value are accepted too, since the
+    real service and its versions differ here. ``bare`` says the route's usual answer is the
+    bare value, which is then validated straight from the bytes first.
+    """
+
+    adapter: TypeAdapter[T]
+    what: str
+    keys: tuple[str, ...] = ()
+    bare: bool = False
+
+    def __call__(self, response: httpx.Response) -> T:
+        if self.bare:
+            # The common case (a bare array or document) is validated straight from bytes,
+            # which costs less than json.loads followed by validation.
+            try:
+                return self.adapter.validate_json(response.content)
+            except ValidationError:
+                pass
+        body = decode_json(response)
+        return self.from_body(body, response)
+
+    def from_body(self, body: Any, response: httpx.Response) -> T:
+        """The payload of an already decoded body."""
+        _refuse_unsuccessful(body, response)
+        value = self.select(body)
+        try:
+            return self.adapter.validate_python(value)
+        except ValidationError as err:
+            raise _invalid(response, body, self.what, err) from None
+
+    def select(self, body: Any) -> Any:
+        """The part of ``body`` that holds the payload."""
+        if isinstance(body, Mapping):
+            for key in (*self.keys, _ENVELOPE_KEY):
+                if key in body:
+                    return body[key]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class MutationPayload(Generic[T]):
+    """Parses a mutation's answer into a :class:`MutationResult`: the payload, the message
+    and the parsed ``realTimeData``."""
+
+    payload: Payload[T]
+
+    def __call__(self, response: httpx.Response) -> MutationResult[T]:
+        body = decode_json(response)
+        data = self.payload.from_body(body, response)
+        message: str | None = None
+        real_time: RealTimeData | None = None
+        if isinstance(body, Mapping):
+            raw_message = body.get("message")
+            message = raw_message if isinstance(raw_message, str) else None
+            raw_real_time = body.get("realTimeData")
+            if raw_real_time is not None:
+                try:
+                    real_time = _REAL_TIME.validate_python(raw_real_time)
+                except ValidationError as err:
+                    raise _invalid(response, body, "realTimeData", err) from None
+        return MutationResult(data=data, message=message, real_time=real_time, body=body)

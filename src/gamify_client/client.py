@@ -1,0 +1,332 @@
+"""The two clients: :class:`GamifyClient` (blocking) and :class:`AsyncGamifyClient` (asyncio).
+
+They share everything but sending (see ``_core.BaseClient``): settings, request building,
+retry rules, parsing and the real-time rules applied after each write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, Retrying
+
+from ._core import BaseClient, Call, connection_error, mark_retries
+from ._logging import log_request, log_response
+from .config import ClientConfig
+from .errors import GamifyError
+from .events import EventManager
+from .models import Designation, LoginResult, RegisterResult
+from .realtime import RealtimeSync
+from .refresh import DataRefreshManager
+from .resources import (
+    AsyncBatches,
+    AsyncCategories,
+    AsyncProgress,
+    AsyncTasks,
+    AsyncUsers,
+    Batches,
+    Categories,
+    Progress,
+    Tasks,
+    Users,
+)
+from .resources.users import login_user, register_user
+from .timers import Scheduler
+
+__all__ = ["AsyncGamifyClient", "GamifyClient"]
+
+T = TypeVar("T")
+
+
+class GamifyClient(BaseClient):
+    """A blocking client for the Gamify backend.
+
+    Every argument falls back to its ``GAMIFY_*`` environment variable, then to the default
+    (``http://localhost:3001``, no token, 10 s timeout, 2 retries). Pass ``http_client`` to
+    use your own ``httpx.Client`` (it is then yours to close), and ``refresh_manager`` /
+    ``events`` to share one cache and one event bus between several clients.
+
+    >>> with GamifyClient(base_url="http://localhost:3001") as client:
+    ...     client.login(email="admin@example.com", password="secret")
+    ...     tasks = client.tasks.list()
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        http_client: httpx.Client | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        config: ClientConfig | None = None,
+        refresh_manager: DataRefreshManager | None = None,
+        events: EventManager | None = None,
+    ) -> None:
+        settings = (config or ClientConfig.from_env()).replace(
+            base_url=base_url,
+            token=token,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+        )
+        super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=settings.timeout)
+        self._sleep: Callable[[float], None] = time.sleep
+        self.scheduler = Scheduler()
+        self._realtime = RealtimeSync(
+            self.refresh_manager, self.events, settings, self.scheduler.call_later
+        )
+        self.tasks = Tasks(self)
+        self.categories = Categories(self)
+        self.batches = Batches(self)
+        self.progress = Progress(self)
+        self.users = Users(self)
+
+    def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        designation: Designation = "admin",
+        admin_id: str | None = None,
+    ) -> LoginResult:
+        """Log in, keep the token and send it as ``Authorization: Bearer`` from now on."""
+        result = self._request(
+            login_user(email=email, password=password, designation=designation, admin_id=admin_id)
+        )
+        self.token = result.token
+        return result
+
+    def register(
+        self,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        designation: Designation,
+        parent_id: str | None = None,
+    ) -> RegisterResult:
+        """Create an account (see :meth:`Users.register <gamify_client.resources.Users>`)."""
+        return self._request(
+            register_user(
+                name=name,
+                email=email,
+                password=password,
+                designation=designation,
+                parent_id=parent_id,
+            )
+        )
+
+    def with_options(self, **changes: Any) -> GamifyClient:
+        """A client with some settings changed (``token=``, ``timeout=``, ``max_retries=``,
+        ...), sharing this one's connection pool, cache and events."""
+        return GamifyClient(
+            config=self._config.replace(**changes),
+            http_client=self._http,
+            refresh_manager=self.refresh_manager,
+            events=self.events,
+        )
+
+    def _request(self, call: Call[T]) -> T:
+        try:
+            response = self._send_once(call, 1)
+        except GamifyError as error:
+            response = self._retry(call, error)
+        result = call.parse(response)
+        if call.mutation is not None:
+            self._realtime.after_mutation(call.mutation, call.context, result)
+        return result
+
+    def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
+        plan = self._retry_plan(call.method, first_error)
+        if plan is None:
+            raise first_error
+        self._sleep(self._first_retry_delay(first_error))
+        retrying = Retrying(sleep=self._sleep, **plan)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send_once(call, attempt.retry_state.attempt_number + 1)
+        except GamifyError as error:
+            mark_retries(error, retrying.statistics.get("attempt_number", 0) + 1)
+            raise
+        raise AssertionError("tenacity ended without an outcome")
+
+    def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
+        request = self._build_request(self._http, call)
+        log_request(request, attempt)
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, request) from exc
+        log_response(response)
+        return self._check(response)
+
+    def close(self) -> None:
+        """Stop the client's timers and close the connection pool (unless it was passed in
+        as ``http_client``)."""
+        self.scheduler.close()
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    # Writes finish inside a coroutine, so the loop that awaited them runs the refetch.
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
+class AsyncGamifyClient(BaseClient):
+    """The asyncio client: the same names as :class:`GamifyClient`, awaited.
+
+    >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
+    ...     await client.login(email="admin@example.com", password="secret")
+    ...     tasks = await client.tasks.list()
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        config: ClientConfig | None = None,
+        refresh_manager: DataRefreshManager | None = None,
+        events: EventManager | None = None,
+    ) -> None:
+        settings = (config or ClientConfig.from_env()).replace(
+            base_url=base_url,
+            token=token,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+        )
+        super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._realtime = RealtimeSync(self.refresh_manager, self.events, settings, _call_later)
+        self.tasks = AsyncTasks(self)
+        self.categories = AsyncCategories(self)
+        self.batches = AsyncBatches(self)
+        self.progress = AsyncProgress(self)
+        self.users = AsyncUsers(self)
+
+    async def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        designation: Designation = "admin",
+        admin_id: str | None = None,
+    ) -> LoginResult:
+        """Log in, keep the token and send it as ``Authorization: Bearer`` from now on."""
+        result = await self._request(
+            login_user(email=email, password=password, designation=designation, admin_id=admin_id)
+        )
+        self.token = result.token
+        return result
+
+    async def register(
+        self,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        designation: Designation,
+        parent_id: str | None = None,
+    ) -> RegisterResult:
+        """Create an account (see :meth:`Users.register <gamify_client.resources.Users>`)."""
+        return await self._request(
+            register_user(
+                name=name,
+                email=email,
+                password=password,
+                designation=designation,
+                parent_id=parent_id,
+            )
+        )
+
+    def with_options(self, **changes: Any) -> AsyncGamifyClient:
+        """A client with some settings changed, sharing this one's connection pool, cache and
+        events."""
+        return AsyncGamifyClient(
+            config=self._config.replace(**changes),
+            http_client=self._http,
+            refresh_manager=self.refresh_manager,
+            events=self.events,
+        )
+
+    async def _request(self, call: Call[T]) -> T:
+        try:
+            response = await self._send_once(call, 1)
+        except GamifyError as error:
+            response = await self._retry(call, error)
+        result = call.parse(response)
+        if call.mutation is not None:
+            self._realtime.after_mutation(call.mutation, call.context, result)
+        return result
+
+    async def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
+        plan = self._retry_plan(call.method, first_error)
+        if plan is None:
+            raise first_error
+        await self._sleep(self._first_retry_delay(first_error))
+        retrying = AsyncRetrying(sleep=self._sleep, **plan)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send_once(call, attempt.retry_state.attempt_number + 1)
+        except GamifyError as error:
+            mark_retries(error, retrying.statistics.get("attempt_number", 0) + 1)
+            raise
+        raise AssertionError("tenacity ended without an outcome")
+
+    async def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
+        request = self._build_request(self._http, call)
+        log_request(request, attempt)
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, request) from exc
+        log_response(response)
+        return self._check(response)
+
+    async def close(self) -> None:
+        """Close the connection pool (unless it was passed in as ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

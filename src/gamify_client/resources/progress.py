@@ -1,0 +1,115 @@
+"""Batch progress: ``/api/batch-progress``: dashboards, per-user and per-batch progress,
+activity, and the second submit route."""
+
+from __future__ import annotations
+
+from pydantic import TypeAdapter
+
+from .._core import Call
+from .._parsing import MutationPayload, Payload
+from ..models import (
+    ActivityLogEntry,
+    BatchProgressReport,
+    Dashboard,
+    MutationResult,
+    SubmitTaskOutcome,
+    UserBatchProgress,
+)
+from ._base import AsyncResource, SyncResource, async_endpoint, segment, sync_endpoint
+
+__all__ = ["AsyncProgress", "Progress"]
+
+_DASHBOARD = Payload(TypeAdapter(Dashboard), "Dashboard", keys=("dashboard",))
+_PROGRESS = Payload(TypeAdapter(UserBatchProgress), "UserBatchProgress", keys=("progress",))
+_PROGRESS_LIST = Payload(
+    TypeAdapter(list[UserBatchProgress]), "list of UserBatchProgress", keys=("progress",)
+)
+_BATCH_REPORT = Payload(TypeAdapter(BatchProgressReport), "batch progress")
+_ACTIVITIES = Payload(
+    TypeAdapter(list[ActivityLogEntry]), "list of ActivityLogEntry", keys=("activities",)
+)
+_INITIALIZED = MutationPayload(_PROGRESS)
+_SUBMITTED = MutationPayload(Payload(TypeAdapter(SubmitTaskOutcome), "task submission"))
+
+
+def get_dashboard() -> Call[Dashboard]:
+    """The token's user's dashboard: totals, XP, streak, each batch's progress and the ten
+    newest submissions. Needs a token."""
+    return Call("GET", "/api/batch-progress/dashboard/me", _DASHBOARD)
+
+
+def get_user_progress(user_id: str, batch_id: str) -> Call[UserBatchProgress]:
+    """A user's progress in one batch (zeroed, with ``id`` None, before any exists)."""
+    path = f"/api/batch-progress/user/{segment(user_id)}/{segment(batch_id)}"
+    return Call("GET", path, _PROGRESS)
+
+
+def list_user_progress(user_id: str) -> Call[list[UserBatchProgress]]:
+    """A user's progress in every batch they are in."""
+    return Call("GET", f"/api/batch-progress/user/{segment(user_id)}", _PROGRESS_LIST)
+
+
+def get_batch_progress(batch_id: str) -> Call[BatchProgressReport]:
+    """A batch and every student's progress in it, most complete first."""
+    return Call("GET", f"/api/batch-progress/batch/{segment(batch_id)}", _BATCH_REPORT)
+
+
+def get_activity(batch_id: str, *, limit: int | None = None) -> Call[list[ActivityLogEntry]]:
+    """The batch's recent activity (the server's default limit is 50)."""
+    params = {"limit": limit} if limit is not None else None
+    path = f"/api/batch-progress/activity/{segment(batch_id)}"
+    return Call("GET", path, _ACTIVITIES, params=params)
+
+
+def initialize_progress(*, user_id: str, batch_id: str) -> Call[MutationResult[UserBatchProgress]]:
+    """Start a user's progress in a batch; doing it twice is a BadRequestError."""
+    return Call(
+        "POST",
+        "/api/batch-progress/initialize",
+        _INITIALIZED,
+        json={"userId": user_id, "batchId": batch_id},
+        mutation="progress.initialize",
+        context={"user_id": user_id, "batch_id": batch_id},
+    )
+
+
+def submit_task_progress(
+    *, user_id: str, task_id: str, batch_id: str, grade: float | None = None
+) -> Call[MutationResult[SubmitTaskOutcome]]:
+    """Record a task as done through the progress route, optionally with a grade; returns
+    the new XP, streak and metrics."""
+    payload: dict[str, object] = {"userId": user_id, "taskId": task_id, "batchId": batch_id}
+    if grade is not None:
+        payload["submissionData"] = {"grade": grade}
+    return Call(
+        "POST",
+        "/api/batch-progress/submit-task",
+        _SUBMITTED,
+        json=payload,
+        mutation="progress.submit_task",
+        context={"user_id": user_id, "task_id": task_id, "batch_id": batch_id},
+    )
+
+
+class Progress(SyncResource):
+    """Progress: dashboard, per user, per batch, activity, initialise, submit."""
+
+    dashboard = sync_endpoint(get_dashboard)
+    user = sync_endpoint(get_user_progress)
+    user_batches = sync_endpoint(list_user_progress)
+    batch = sync_endpoint(get_batch_progress)
+    activity = sync_endpoint(get_activity)
+    initialize = sync_endpoint(initialize_progress)
+    submit_task = sync_endpoint(submit_task_progress)
+
+
+class AsyncProgress(AsyncResource):
+    """Progress, awaited: dashboard, per user, per batch, activity, initialise, submit."""
+
+    dashboard = async_endpoint(get_dashboard)
+    user = async_endpoint(get_user_progress)
+    user_batches = async_endpoint(list_user_progress)
+    batch = async_endpoint(get_batch_progress)
+    activity = async_endpoint(get_activity)
+    initialize = async_endpoint(initialize_progress)
+    submit_task = async_endpoint(submit_task_progress)
