@@ -3,7 +3,10 @@ Only sending differs between :class:`GamifyClient` and :class:`AsyncGamifyClient
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -19,7 +22,7 @@ from .errors import APIConnectionError, APITimeoutError, GamifyError
 from .events import EventManager
 from .refresh import DataRefreshManager
 
-__all__ = ["BaseClient", "Call", "connection_error", "mark_retries"]
+__all__ = ["BaseClient", "Call", "connection_error", "mark_retries", "token_user_id"]
 
 T = TypeVar("T")
 
@@ -130,6 +133,12 @@ class BaseClient:
         self._set_auth_headers(value)
 
     @property
+    def user_id(self) -> str | None:
+        """The id of the token's user (read from the JWT's ``id`` claim, not verified), used
+        to key data that depends on who asks, such as the dashboard."""
+        return token_user_id(self._config.token)
+
+    @property
     def max_retries(self) -> int:
         """How many times a retryable failure is retried."""
         return self._config.max_retries
@@ -177,6 +186,19 @@ class BaseClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._config.base_url!r})"
+
+
+def token_user_id(token: str | None) -> str | None:
+    """The ``id`` claim of a JWT, or None when there is no readable one."""
+    if not token or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    user_id = claims.get("id") if isinstance(claims, dict) else None
+    return user_id if isinstance(user_id, str) else None
 
 
 def mark_retries(error: GamifyError, attempts: int) -> None:

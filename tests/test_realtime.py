@@ -1,0 +1,317 @@
+"""Each rule of realtime.py, against the reference backend: the patch is in the cache the
+moment a write returns (no extra request), the scoped keys are invalidated, the event is
+emitted with its payload, and a failed write applies nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gamify_client import (
+    AsyncGamifyClient,
+    BadRequestError,
+    CacheKey,
+    ClientConfig,
+    Event,
+    GamifyClient,
+)
+from gamify_client.keys import Key
+from gamify_client.models import Dashboard, RealTimeData, Task, User, UserBatchProgress
+from gamify_client.realtime import RULES
+from gamify_client.refresh import DataRefreshManager
+from gamify_client.testing import GamifyBackend
+from gamify_client.testing._seed import DemoData
+
+BASE = "http://gamify.test"
+
+
+class World:
+    """A seeded backend, an admin client and a user client sharing one cache and events."""
+
+    def __init__(self, backend: GamifyBackend, seed: DemoData, config: ClientConfig) -> None:
+        self.backend = backend
+        self.seed = seed
+        self.manager = DataRefreshManager()
+        self.admin = self.client(config, seed.admin.id)
+        self.user = self.client(config, seed.users[0].id)
+        self.events: list[tuple[str, Any]] = []
+        self.admin.events.subscribe_all(lambda event, payload: self.events.append((event, payload)))
+        self.invalidated: list[Key] = []
+        self.manager.on_invalidate(self.invalidated.append)
+
+    def client(self, config: ClientConfig, user_id: str) -> GamifyClient:
+        http = httpx.Client(transport=self.backend.transport())
+        shared_events = getattr(self, "admin", None)
+        return GamifyClient(
+            config=config.replace(token=self.backend.token_for(user_id)),
+            http_client=http,
+            refresh_manager=self.manager,
+            events=shared_events.events if shared_events is not None else None,
+        )
+
+    @property
+    def user_id(self) -> str:
+        return self.seed.users[0].id
+
+    def dashboard_key(self) -> Key:
+        return (CacheKey.DASHBOARD, self.user_id)
+
+    def cached(self, key: Key) -> Any:
+        entry = self.manager.peek(key)
+        return entry.data if entry is not None else None
+
+
+@pytest.fixture
+def world(config: ClientConfig) -> Iterator[World]:
+    backend = GamifyBackend()
+    seed = backend.seed_demo()
+    world = World(backend, seed, config.replace(base_url=BASE))
+    yield world
+    world.admin.close()
+    world.user.close()
+    backend.close()
+
+
+def test_every_mutating_endpoint_has_a_rule() -> None:
+    assert set(RULES) == {
+        "tasks.create",
+        "tasks.submit",
+        "progress.submit_task",
+        "tasks.start",
+        "tasks.assign",
+        "tasks.edit",
+        "tasks.delete",
+        "batches.create",
+        "batches.enroll",
+        "batches.remove",
+        "batches.delete",
+        "progress.initialize",
+        "users.update_points",
+    }
+
+
+def test_submit_patches_xp_at_once_without_a_request(world: World) -> None:
+    key = world.dashboard_key()
+    world.manager.set(key, world.user.progress.dashboard())
+    world.manager.set((CacheKey.USER_PROFILE, world.user_id), world.user.users.get(world.user_id))
+    progress_key = (CacheKey.USER_PROGRESS, world.user_id, world.seed.batch_id)
+    world.manager.set(progress_key, world.user.progress.user(world.user_id, world.seed.batch_id))
+    other_batch = (CacheKey.BATCH_PROGRESS, "0" * 24)
+    world.manager.set((CacheKey.BATCH_PROGRESS, world.seed.batch_id), {"before": True})
+    world.manager.set(other_batch, {"untouched": True})
+    before = len(world.backend.requests)
+    patched: list[Any] = []
+    world.manager.subscribe(key, patched.append)
+
+    result = world.user.tasks.submit(
+        world.seed.task_ids[0], user_id=world.user_id, submission_type="Link", value="x"
+    )
+
+    assert len(world.backend.requests) == before + 1
+    assert result.real_time is not None
+    new_xp = result.real_time.new_total_xp
+    assert new_xp == 100
+    dashboard = world.cached(key)
+    assert isinstance(dashboard, Dashboard)
+    assert dashboard.overall_stats.user_total_xp == new_xp
+    assert dashboard.user_profile.total_xp == new_xp
+    assert dashboard.overall_stats.current_streak == 1
+    assert dashboard.overall_stats.total_completed_tasks == 1
+    metrics = dashboard.batch_progress[0].progress_metrics
+    assert metrics.completed_tasks == 1
+    assert metrics.completion_percentage == result.real_time.batch_progress.completion_percentage  # type: ignore[union-attr]
+    assert patched and patched[-1] == dashboard
+    profile = world.cached((CacheKey.USER_PROFILE, world.user_id))
+    assert isinstance(profile, User) and profile.xps == new_xp
+    progress = world.cached(progress_key)
+    assert isinstance(progress, UserBatchProgress)
+    statuses = {_ref_id(p.task_id): p.status for p in progress.task_progress}
+    assert statuses[world.seed.task_ids[0]] == "completed"
+
+    assert key in world.invalidated
+    assert (CacheKey.BATCH_PROGRESS, world.seed.batch_id) in world.invalidated
+    assert other_batch not in world.invalidated
+    entry = world.manager.peek(key)
+    assert entry is not None and entry.is_invalidated
+    # The refetch confirms the patch.
+    assert world.user.progress.dashboard().overall_stats.user_total_xp == new_xp
+
+    events = [e for e, _ in world.events]
+    assert events == [Event.TASK_COMPLETED]
+    payload = world.events[0][1]
+    assert isinstance(payload, RealTimeData) and payload.new_total_xp == new_xp
+
+
+def test_progress_submit_task_follows_the_same_rule(world: World) -> None:
+    key = world.dashboard_key()
+    world.manager.set(key, world.user.progress.dashboard())
+    report_key = (CacheKey.BATCH_PROGRESS, world.seed.batch_id)
+    world.manager.set(report_key, world.admin.progress.batch(world.seed.batch_id))
+
+    result = world.user.progress.submit_task(
+        user_id=world.user_id, task_id=world.seed.task_ids[1], batch_id=world.seed.batch_id
+    )
+
+    assert result.real_time is not None
+    dashboard = world.cached(key)
+    assert dashboard.overall_stats.user_total_xp == result.real_time.new_total_xp
+    report = world.cached(report_key)
+    mine = [p for p in report.students_progress if _ref_id(p.user_id) == world.user_id]
+    assert mine[0].progress_metrics.completed_tasks == 1
+    assert report.students_progress[0] is mine[0]
+    assert [e for e, _ in world.events] == [Event.TASK_COMPLETED]
+
+
+def test_task_create_appends_to_the_cached_list_and_invalidates(world: World) -> None:
+    world.manager.set(CacheKey.TASKS, world.admin.tasks.list())
+    count = len(world.cached(CacheKey.TASKS))
+    result = world.admin.tasks.create(
+        name="New",
+        description="d",
+        details="x",
+        category=world.seed.category_ids[0],
+        difficulty="Easy",
+        batch=world.seed.batch_id,
+    )
+    tasks = world.cached(CacheKey.TASKS)
+    assert len(tasks) == count + 1
+    assert isinstance(tasks[-1], Task) and tasks[-1].id == result.data.id
+    assert CacheKey.TASKS in world.invalidated
+    assert [e for e, _ in world.events] == [Event.TASK_CREATED]
+    payload = world.events[0][1]
+    assert isinstance(payload, RealTimeData) and payload.total_users_affected == 3
+
+
+def test_dashboard_of_another_user_is_invalidated_by_a_task_create(world: World) -> None:
+    other = (CacheKey.DASHBOARD, world.seed.users[1].id)
+    world.manager.set(other, {"stale": True})
+    world.admin.tasks.create(
+        name="New",
+        description="d",
+        details="x",
+        category=world.seed.category_ids[0],
+        difficulty="Easy",
+        batch=world.seed.batch_id,
+    )
+    entry = world.manager.peek(other)
+    assert entry is not None and entry.is_invalidated
+
+
+def test_batch_create_and_enroll(world: World) -> None:
+    world.manager.set((CacheKey.BATCHES, world.seed.admin.id), [])
+    batch = world.admin.batches.create(name="B2", description="d", mentor=world.seed.mentor.id)
+    assert [e for e, _ in world.events] == [Event.BATCH_CREATED]
+    assert world.events[0][1].id == batch.data.id
+    assert (CacheKey.BATCHES, world.seed.admin.id) in world.invalidated
+    world.invalidated.clear()
+    world.manager.set((CacheKey.BATCHES, world.user_id), [])
+    world.admin.batches.enroll(batch.data.id, world.user_id)
+    assert world.events[-1][0] == Event.BATCH_ENROLLED
+    assert (CacheKey.BATCHES, world.user_id) in world.invalidated
+
+
+def test_update_points_patches_the_profile(world: World) -> None:
+    profile_key = (CacheKey.USER_PROFILE, world.user_id)
+    world.manager.set(profile_key, world.user.users.get(world.user_id))
+    world.admin.users.update_points(world.user_id, xps=999)
+    assert world.cached(profile_key).xps == 999
+    assert world.events[-1][0] == Event.USER_UPDATE
+
+
+def test_a_failed_write_applies_nothing(world: World) -> None:
+    world.user.tasks.submit(
+        world.seed.task_ids[0], user_id=world.user_id, submission_type="Link", value="x"
+    )
+    world.events.clear()
+    world.invalidated.clear()
+    with pytest.raises(BadRequestError):
+        world.user.tasks.submit(
+            world.seed.task_ids[0], user_id=world.user_id, submission_type="Link", value="x"
+        )
+    assert world.events == []
+    assert world.invalidated == []
+
+
+def test_invalidation_waits_for_the_task_completion_delay(config: ClientConfig) -> None:
+    backend = GamifyBackend()
+    seed = backend.seed_demo()
+    world = World(backend, seed, config.replace(base_url=BASE, task_completion_delay=0.05))
+    try:
+        world.manager.set(world.dashboard_key(), world.user.progress.dashboard())
+        world.user.tasks.submit(
+            seed.task_ids[0], user_id=world.user_id, submission_type="Link", value="x"
+        )
+        assert world.invalidated == []
+        assert [e for e, _ in world.events] == [Event.TASK_COMPLETED]
+        assert _poll(lambda: world.dashboard_key() in world.invalidated)
+        assert world.user.scheduler.pending() == 0
+    finally:
+        world.admin.close()
+        world.user.close()
+        backend.close()
+
+
+def _ref_id(reference: Any) -> Any:
+    return getattr(reference, "id", reference)
+
+
+def _poll(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return bool(condition())
+
+
+async def test_async_client_applies_the_same_rules(config: ClientConfig) -> None:
+    backend = GamifyBackend()
+    seed = backend.seed_demo()
+    manager = DataRefreshManager()
+    user_id = seed.users[0].id
+    events: list[str] = []
+    async with AsyncGamifyClient(
+        config=config.replace(base_url=BASE, token=backend.token_for(user_id)),
+        http_client=httpx.AsyncClient(transport=backend.transport()),
+        refresh_manager=manager,
+    ) as client:
+        client.events.subscribe_all(lambda event, _payload: events.append(event))
+        key = (CacheKey.DASHBOARD, user_id)
+        manager.set(key, await client.progress.dashboard())
+        result = await client.tasks.submit(
+            seed.task_ids[0], user_id=user_id, submission_type="Link", value="x"
+        )
+        entry = manager.peek(key)
+        assert entry is not None
+        assert entry.data.overall_stats.user_total_xp == result.real_time.new_total_xp  # type: ignore[union-attr]
+        assert entry.is_invalidated
+        assert events == [Event.TASK_COMPLETED]
+    backend.close()
+
+
+async def test_async_invalidation_waits_on_the_loop(config: ClientConfig) -> None:
+    backend = GamifyBackend()
+    seed = backend.seed_demo()
+    manager = DataRefreshManager()
+    user_id = seed.users[0].id
+    invalidated = asyncio.Event()
+    manager.on_invalidate(lambda key: invalidated.set())
+    manager.set((CacheKey.DASHBOARD, user_id), {"before": True})
+    async with AsyncGamifyClient(
+        config=config.replace(
+            base_url=BASE, token=backend.token_for(user_id), task_completion_delay=0.01
+        ),
+        http_client=httpx.AsyncClient(transport=backend.transport()),
+        refresh_manager=manager,
+    ) as client:
+        await client.tasks.submit(
+            seed.task_ids[0], user_id=user_id, submission_type="Link", value="x"
+        )
+        assert not invalidated.is_set()
+        await asyncio.wait_for(invalidated.wait(), timeout=5)
+    backend.close()
