@@ -96,6 +96,9 @@ def segment(value: object) -> str:
     text = str(value)
     if not text:
         raise ValueError("an id must not be empty")
+    if text in {".", ".."}:
+        # URL normalisation would remove a dot segment and so reach the parent route.
+        return text.replace(".", "%2E")
     return quote(text, safe="")
 
 
