@@ -1,0 +1,142 @@
+"""``GamifyBackend``: the reference backend, its state and the ways to reach it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import partial
+from types import TracebackType
+
+import httpx
+
+from ._asgi import BackendASGIApp
+from ._auth import issue_token
+from ._defects import Defect, Defects
+from ._exchange import ExchangeRunner
+from ._express import BackendResponse
+from ._faults import Faults
+from ._ids import ObjectIdFactory
+from ._recorder import RequestLog
+from ._routes import ROUTES
+from ._routing import BackendState, ClockError, dispatch
+from ._seed import DemoData, seed_demo
+from ._server import serve_app
+from ._store import Collection, DocumentStore
+from ._transport import BackendTransport
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC: the default clock."""
+    return datetime.now(UTC)
+
+
+class GamifyBackend:
+    """The Gamify service's whole contract, in-process, on SQLite, with its defects fixed.
+
+    ``db`` is ``":memory:"`` (the default) or a file path that keeps the data. ``clock``
+    returns the aware "now" every write is stamped with (tests move it to cross days).
+    ``defects`` switches on copies of the real service's defects. ``secret`` signs the
+    tokens (random by default; give one to keep tokens valid across restarts of a file DB).
+
+    Reach it in-process with :meth:`transport`, over ASGI with :meth:`asgi_app`, or over a
+    real socket with :meth:`serve`; all share the data, :attr:`faults`, :attr:`requests`
+    and :attr:`defects`.
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] = ":memory:",
+        *,
+        clock: Clock | None = None,
+        defects: Iterable[Defect] = (),
+        secret: bytes | None = None,
+    ) -> None:
+        self._clock = clock or utc_now
+        self.defects = Defects(defects)
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self._store = DocumentStore(os.fspath(db))
+        self._state = BackendState(
+            store=self._store,
+            clock=self._now,
+            ids=ObjectIdFactory(),
+            secret=secret if secret is not None else secrets.token_bytes(32),
+            defects=self.defects,
+        )
+        self._runner = ExchangeRunner(self.handle, self.faults, self.requests, self._now)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ClockError("the backend's clock must return an aware datetime")
+        return now
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> BackendResponse:
+        """Answer one request, without I/O, faults or recording: the backend's core.
+
+        ``query`` is the raw query string (``"taskId=...&userId=..."``), ``headers`` any
+        mapping (names in any case). Returns ``(status, headers, body)``.
+        """
+        return dispatch(self._state, ROUTES, method, path, query, headers or {}, body)
+
+    def transport(self) -> httpx.MockTransport:
+        """An in-process transport for ``httpx.Client`` or ``httpx.AsyncClient``."""
+        return BackendTransport(self._runner)
+
+    def asgi_app(self) -> BackendASGIApp:
+        """The backend as an ASGI application (for uvicorn or any ASGI server)."""
+        return BackendASGIApp(self._runner)
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve over a real socket while the block runs; yields the base URL.
+
+        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port.
+        """
+        with serve_app(self.asgi_app(), host, port) as base_url:
+            yield base_url
+
+    def seed_demo(self) -> DemoData:
+        """Add a superadmin, an admin, a mentor, three enrolled users, a batch, categories
+        and tasks; returns their ids and credentials. Raises ``SeedError`` if they exist.
+
+        The data goes through the routes with every defect off, whatever :attr:`defects` says.
+        """
+        without_defects = replace(self._state, defects=Defects())
+        return seed_demo(partial(dispatch, without_defects, ROUTES))
+
+    def token_for(self, user_id: str) -> str:
+        """A valid token for ``user_id``, as its login would give (no password needed)."""
+        with self._store.transaction():
+            user = self._store.get(Collection.USERS, user_id)
+        if user is None:
+            raise KeyError(user_id)
+        return issue_token(user_id, user["designation"], secret=self._state.secret, now=self._now())
+
+    def close(self) -> None:
+        """Close the database."""
+        self._store.close()
+
+    def __enter__(self) -> GamifyBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

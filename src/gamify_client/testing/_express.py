@@ -1,0 +1,113 @@
+"""What Express and its middleware add to every answer: JSON encoding, error pages, CORS.
+
+The real service is an Express app with ``cors({origin: [...], credentials: true})`` in
+front of its routers; clients (and browsers) see these details, so the reference backend
+reproduces them byte for byte where it matters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from html import escape
+from typing import Any, NamedTuple
+
+ALLOWED_ORIGINS = frozenset(
+    {
+        "http://localhost:5173",
+        "http://localhost:3000",
+        "http://127.0.0.1:5173",
+        "http://127.0.0.1:3000",
+    }
+)
+_PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+_JSON_TYPE = "application/json; charset=utf-8"
+_HTML_TYPE = "text/html; charset=utf-8"
+
+
+class BackendResponse(NamedTuple):
+    """One answer of the backend: status, header pairs and the raw body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+def encode_json(payload: Any) -> bytes:
+    """``payload`` as ``JSON.stringify`` writes it: compact, UTF-8."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(status: int, payload: Any) -> BackendResponse:
+    """``res.status(status).json(payload)``."""
+    return BackendResponse(
+        status, [("X-Powered-By", "Express"), ("Content-Type", _JSON_TYPE)], encode_json(payload)
+    )
+
+
+def text_response(status: int, text: str) -> BackendResponse:
+    """``res.status(status).send(text)``: Express sends a string as HTML."""
+    return BackendResponse(
+        status, [("X-Powered-By", "Express"), ("Content-Type", _HTML_TYPE)], text.encode()
+    )
+
+
+def _error_page(status: int, message: str) -> BackendResponse:
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>Error</title>\n</head>\n<body>\n<pre>{escape(message, quote=False)}</pre>\n"
+        "</body>\n</html>\n"
+    )
+    return BackendResponse(
+        status,
+        [
+            ("X-Powered-By", "Express"),
+            ("Content-Security-Policy", "default-src 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Type", _HTML_TYPE),
+        ],
+        page.encode(),
+    )
+
+
+def not_found_page(method: str, path: str) -> BackendResponse:
+    """Express's final handler for a route nobody serves: 404 ``Cannot GET /path``."""
+    return _error_page(404, f"Cannot {method} {path}")
+
+
+def bad_request_page() -> BackendResponse:
+    """Express's error page for a body that ``express.json()`` cannot parse."""
+    return _error_page(400, "Bad Request")
+
+
+def with_cors(response: BackendResponse, headers: Mapping[str, str]) -> BackendResponse:
+    """``response`` with the headers ``cors`` adds to a non-preflight answer."""
+    return BackendResponse(
+        response.status, _cors_headers(headers) + response.headers, response.body
+    )
+
+
+def preflight_response(headers: Mapping[str, str]) -> BackendResponse:
+    """The ``cors`` middleware's answer to an ``OPTIONS`` request: 204, no body."""
+    cors = _cors_headers(headers)
+    cors.append(("Access-Control-Allow-Methods", _PREFLIGHT_METHODS))
+    requested = headers.get("access-control-request-headers")
+    if requested:
+        cors.append(("Access-Control-Allow-Headers", requested))
+        cors.append(("Vary", "Access-Control-Request-Headers"))
+    return BackendResponse(204, [("X-Powered-By", "Express"), *cors, ("Content-Length", "0")], b"")
+
+
+def _cors_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    origin = headers.get("origin")
+    cors: list[tuple[str, str]] = []
+    if origin in ALLOWED_ORIGINS:
+        cors.append(("Access-Control-Allow-Origin", origin))
+    cors.append(("Vary", "Origin"))
+    cors.append(("Access-Control-Allow-Credentials", "true"))
+    return cors

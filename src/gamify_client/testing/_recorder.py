@@ -1,0 +1,67 @@
+"""The log of requests the backend received, so tests can count and inspect them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the backend saw it, and how it was answered.
+
+    ``status`` is None when no response was sent (a dropped or refused connection);
+    ``faulted`` tells whether a fault rule applied to it.
+    """
+
+    method: str
+    path: str
+    query: str
+    status: int | None
+    time: datetime
+    faulted: bool = False
+
+
+class RequestLog:
+    """Every request served through :meth:`GamifyBackend.transport` or ``serve()``, in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[RecordedRequest] = []
+
+    def append(self, entry: RecordedRequest) -> None:
+        """Record ``entry`` (the backend does this for each request it answers)."""
+        with self._lock:
+            self._entries.append(entry)
+
+    def clear(self) -> None:
+        """Forget every recorded request."""
+        with self._lock:
+            self._entries.clear()
+
+    def snapshot(self) -> list[RecordedRequest]:
+        """The recorded requests so far, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        """How many recorded requests have this method and path (either may be left out)."""
+        return sum(
+            1
+            for entry in self.snapshot()
+            if (method is None or entry.method == method.upper())
+            and (path is None or entry.path == path)
+        )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __iter__(self) -> Iterator[RecordedRequest]:
+        return iter(self.snapshot())
+
+    def __getitem__(self, index: int) -> RecordedRequest:
+        with self._lock:
+            return self._entries[index]

@@ -1,0 +1,271 @@
+"""Routing a request to its handler, with the real service's middleware around it.
+
+Order of work, as in the Express app: CORS (which answers every ``OPTIONS`` itself), body
+parsing (a malformed JSON body gets Express's 400 page whatever the route), route lookup
+(Express's HTML 404 when none matches), the token check on protected routes (no token:
+401, a bad or expired one: 403), then the handler inside one store transaction. An id
+that is not 24 hex digits makes the handler fail the way Mongoose's ``CastError`` makes
+the real one fail: 500 with the route's ``{message, error}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote
+
+from ._auth import InvalidTokenError, TokenClaims, verify_token
+from ._bodies import MalformedBodyError, ParsedBody, UploadedFile, parse_body
+from ._defects import Defects
+from ._express import (
+    BackendResponse,
+    bad_request_page,
+    json_response,
+    not_found_page,
+    preflight_response,
+    with_cors,
+)
+from ._ids import ObjectIdFactory, is_object_id, iso
+from ._store import DocumentStore
+
+logger = logging.getLogger("gamify_client.testing")
+
+Handler = Callable[["Context"], BackendResponse]
+FailureStyle = Literal["error_object", "error_message", "server_error"]
+
+
+class HttpError(Exception):
+    """Ends a handler with ``status`` and the JSON ``payload``; its writes are rolled back."""
+
+    def __init__(self, status: int, payload: Any) -> None:
+        super().__init__(status, payload)
+        self.status = status
+        self.payload = payload
+
+
+class ClockError(ValueError):
+    """The backend's clock returned a naive datetime: a bug of the harness, never a 500."""
+
+
+class CastError(Exception):
+    """A value that should be an ObjectId is not one (Mongoose's ``CastError``)."""
+
+    def __init__(self, value: object, model: str, path: str) -> None:
+        self.value = value
+        self.model = model
+        self.path = path
+        type_name = "string" if isinstance(value, str) else type(value).__name__
+        self.type_name = type_name
+        super().__init__(
+            f'Cast to ObjectId failed for value "{value}" (type {type_name}) '
+            f'at path "{path}" for model "{model}"'
+        )
+
+    def as_error_object(self) -> dict[str, Any]:
+        """The error as ``res.json({error})`` serialises a Mongoose ``CastError``."""
+        return {
+            "stringValue": f'"{self.value}"',
+            "valueType": self.type_name,
+            "kind": "ObjectId",
+            "value": self.value,
+            "path": self.path,
+            "reason": {},
+            "name": "CastError",
+            "message": str(self),
+        }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How a route's ``catch`` block answers: its message and how it shows the error."""
+
+    message: str
+    style: FailureStyle = "error_message"
+
+    def response(self, error: Exception) -> BackendResponse:
+        """The 500 answer the route gives when ``error`` escapes its handler."""
+        if self.style == "server_error":
+            return json_response(500, {"error": "Server error"})
+        if self.style == "error_object":
+            detail: Any = error.as_error_object() if isinstance(error, CastError) else {}
+        else:
+            detail = str(error)
+        return json_response(500, {"message": self.message, "error": detail})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: method, Express path pattern, handler, whether it checks a token."""
+
+    method: str
+    pattern: str
+    handler: Handler
+    failure: Failure
+    auth: bool = False
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        body = re.sub(r":(\w+)", r"(?P<\1>[^/]+)", self.pattern.rstrip("/"))
+        object.__setattr__(self, "regex", re.compile(f"^{body}/?$", re.IGNORECASE))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters if this route serves ``method path``, else None."""
+        if method != self.method:
+            return None
+        found = self.regex.match(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+@dataclass
+class BackendState:
+    """Everything a handler may touch: the documents, the clock, ids, the secret, defects."""
+
+    store: DocumentStore
+    clock: Callable[[], datetime]
+    ids: ObjectIdFactory
+    secret: bytes
+    defects: Defects
+
+
+@dataclass
+class Context:
+    """One request as a handler sees it, with the state and one reading of the clock."""
+
+    state: BackendState
+    params: dict[str, str]
+    query: dict[str, str]
+    body: ParsedBody
+    claims: TokenClaims | None
+    now: datetime
+
+    @property
+    def store(self) -> DocumentStore:
+        """The document store, inside this request's transaction."""
+        return self.state.store
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """``req.body``."""
+        return self.body.fields
+
+    @property
+    def file(self) -> UploadedFile | None:
+        """``req.file``: the part named ``file`` of a multipart body."""
+        return next((f for f in self.body.files if f.field_name == "file"), None)
+
+    @property
+    def timestamp(self) -> str:
+        """The request's time as the service writes dates."""
+        return iso(self.now)
+
+    def new_id(self) -> str:
+        """A fresh ObjectId stamped with the request's time."""
+        return self.state.ids.new(self.now)
+
+    def has_defect(self, name: str) -> bool:
+        """True when the defect ``name`` is switched on."""
+        return name in self.state.defects
+
+    def verified_claims(self) -> TokenClaims:
+        """The verified token's claims; only a protected route's handler may ask."""
+        if self.claims is None:
+            raise RuntimeError("the route does not check a token")
+        return self.claims
+
+
+def js_falsy(value: object) -> bool:
+    """``!value`` in JavaScript: missing, null, false, 0 and "" (but not [] or {})."""
+    if isinstance(value, (list, dict)):
+        return False
+    return not value
+
+
+def require_fields(fields: Mapping[str, Any], *names: str) -> None:
+    """Answer 400 ``Missing required fields.`` unless every field in ``names`` is truthy."""
+    if any(js_falsy(fields.get(name)) for name in names):
+        raise HttpError(400, {"message": "Missing required fields."})
+
+
+def object_id(value: object, model: str, path: str = "_id") -> str:
+    """``value`` if it is an ObjectId, else a :class:`CastError` as Mongoose raises it."""
+    if is_object_id(value):
+        return value
+    raise CastError(value, model, path)
+
+
+def _token(headers: Mapping[str, str]) -> str | None:
+    authorization = headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    for pair in headers.get("cookie", "").split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name == "authToken" and value:
+            return unquote(value)
+    return None
+
+
+def dispatch(
+    state: BackendState,
+    routes: Sequence[Route],
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> BackendResponse:
+    """Answer one request exactly as the real service's middleware and routes would."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    method = method.upper()
+    if method == "OPTIONS":
+        return preflight_response(lowered)
+    return with_cors(_answer(state, routes, method, path, query, lowered, body), lowered)
+
+
+def _answer(
+    state: BackendState,
+    routes: Sequence[Route],
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> BackendResponse:
+    try:
+        parsed = parse_body(headers.get("content-type", ""), body)
+    except MalformedBodyError:
+        return bad_request_page()
+    for route in routes:
+        params = route.match(method, path)
+        if params is not None:
+            break
+    else:
+        return not_found_page(method, path)
+    try:
+        with state.store.transaction():
+            # The clock is read under the lock, so timestamps follow the order of the writes.
+            now = state.clock()
+            claims: TokenClaims | None = None
+            if route.auth:
+                token = _token(headers)
+                if token is None:
+                    return json_response(401, {"message": "Access denied. No token provided."})
+                try:
+                    claims = verify_token(token, secret=state.secret, now=now)
+                except InvalidTokenError:
+                    return json_response(403, {"message": "Invalid or expired token."})
+            context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now)
+            return route.handler(context)
+    except HttpError as err:
+        return json_response(err.status, err.payload)
+    except CastError as err:
+        return route.failure.response(err)
+    except ClockError:
+        raise
+    except Exception as err:
+        logger.exception("%s %s failed", method, path)
+        return route.failure.response(err)
