@@ -176,7 +176,7 @@ class TaskProgress(GamifyModel):
 
     task_id: str | Task
     status: str = "not_started"
-    submission_id: str | None = None
+    submission_id: str | Submission | None = None
     submitted_at: Timestamp | None = None
     grade: float | None = None
     feedback: str | None = None
@@ -353,7 +353,7 @@ class RegisterResult(GamifyModel):
 
 # The documents reference each other (a task's batch, a batch's tasks); resolve the cycle once
 # every class exists.
-for _model in (CompletedTask, InProgressTask, User, Category, Task, Batch):
+for _model in (CompletedTask, InProgressTask, User, Category, Task, Batch, TaskProgress):
     _model.model_rebuild()
 
 
