@@ -36,7 +36,14 @@ from .models import (
 )
 from .refresh import DataRefreshManager
 
-__all__ = ["RULES", "MutationContext", "RealtimeSync", "Rule"]
+__all__ = [
+    "RULES",
+    "AppliedMutation",
+    "MutationContext",
+    "MutationListener",
+    "RealtimeSync",
+    "Rule",
+]
 
 Patch = Callable[[Any], Any]
 """Old cached value to new; it gets None when nothing is cached and then returns None."""
@@ -339,6 +346,24 @@ RULES: Mapping[str, Rule] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedMutation:
+    """A write whose rule was applied: what a bridge to other processes publishes.
+
+    ``remote`` is True when the write happened in another process and reached this one
+    through a bridge; such a write is never announced to the listeners again.
+    """
+
+    mutation: str
+    request: Mapping[str, Any]
+    result: MutationResult[Any]
+    event: Event
+    keys: tuple[Key, ...]
+    remote: bool = False
+
+
+MutationListener = Callable[[AppliedMutation], None]
+
 Schedule = Callable[[float, Callable[[], None]], object]
 """Runs a callable after a delay in seconds (the client's timer thread or event loop)."""
 
@@ -357,10 +382,31 @@ class RealtimeSync:
         self._events = events
         self._delay = config.task_completion_delay
         self._schedule = schedule
+        self._listeners: dict[int, MutationListener] = {}
+        self._next_listener = 0
 
-    def after_mutation(self, mutation: str, request: Mapping[str, Any], result: Any) -> list[Key]:
+    def subscribe(self, listener: MutationListener) -> Callable[[], None]:
+        """Call ``listener`` after each local write's rule was applied (not for remote ones);
+        returns an idempotent unsubscribe. A listener that raises is logged."""
+        token = self._next_listener
+        self._next_listener += 1
+        self._listeners[token] = listener
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
+
+    def after_mutation(
+        self,
+        mutation: str,
+        request: Mapping[str, Any],
+        result: Any,
+        *,
+        remote: bool = False,
+    ) -> list[Key]:
         """Patch, emit and invalidate for one finished write; returns the keys invalidated
-        (now, or after the delay)."""
+        (now, or after the delay). ``remote`` marks a write from another process."""
         rule = RULES.get(mutation)
         if rule is None or not isinstance(result, MutationResult):
             return []
@@ -373,6 +419,13 @@ class RealtimeSync:
             self._schedule(self._delay, lambda: self._invalidate(keys))
         else:
             self._invalidate(keys)
+        if not remote and self._listeners:
+            applied = AppliedMutation(mutation, request, result, rule.event, tuple(keys))
+            for listener in list(self._listeners.values()):
+                try:
+                    listener(applied)
+                except Exception:
+                    logger.exception("a mutation listener raised; the others still run")
         return keys
 
     def _invalidate(self, keys: Sequence[Key]) -> None:
