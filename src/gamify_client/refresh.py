@@ -1,0 +1,576 @@
+"""The refresh manager: the keyed cache that both clients share.
+
+Each key has one entry: its stored data, a generation that every write or invalidation bumps, its
+observers and at most one fetch in flight. Every caller of ``refresh`` or ``refresh_async`` for a
+key shares that one fetch, and a fetch that started before a newer write or an invalidation never
+overwrites the newer state. Fresh values sit in a ``cachetools.TTLCache`` so that a hit is one
+lookup under the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
+from threading import Lock
+from typing import Any, TypeVar, cast
+
+from cachetools import TTLCache
+
+from .keys import Key, format_key, key_starts_with
+
+__all__ = ["CacheEntry", "CacheStats", "DataRefreshManager"]
+
+logger = logging.getLogger("gamify_client")
+
+T = TypeVar("T")
+
+# How many times in a row a fetch is repeated because its key was invalidated while it ran: a
+# bound, so that a key invalidated faster than it can be fetched cannot keep its callers waiting.
+_MAX_REFETCHES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Counters since the manager was made (or last cleared), and its current size.
+
+    ``fetches`` counts refreshes that started a fetch, ``deduplicated_fetches`` those that joined
+    one already in flight (so the two add up to the number of refreshes), ``refetches`` the extra
+    fetch calls made because an invalidation superseded a fetch in flight, and ``invalidations``
+    the keys marked invalidated (one call can mark several).
+    """
+
+    hits: int
+    misses: int
+    fetches: int
+    deduplicated_fetches: int
+    invalidations: int
+    entries: int
+    observers: int
+    refetches: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A snapshot of one key's state; ``updated_at`` is None until data is stored."""
+
+    key: Key
+    data: Any
+    updated_at: float | None
+    generation: int
+    is_stale: bool
+    is_invalidated: bool
+    fetching: bool
+    observers: int
+
+
+class _Entry:
+    """One key's live state; read and written only under the manager's lock."""
+
+    __slots__ = (
+        "data",
+        "delivering",
+        "flight",
+        "generation",
+        "invalidated",
+        "key",
+        "observers",
+        "pending",
+        "updated_at",
+    )
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self.data: Any = None
+        self.updated_at: float | None = None
+        self.generation = 0
+        self.invalidated = False
+        self.observers: dict[int, Callable[[Any], None]] = {}
+        self.flight: _Flight | None = None
+        self.pending: deque[Any] = deque()
+        self.delivering = False
+
+
+class _Flight:
+    """The one fetch in flight for a key, and the future that every caller waits on."""
+
+    __slots__ = ("entry", "future", "generation", "loop", "refetches", "task")
+
+    def __init__(self, entry: _Entry, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.entry = entry
+        self.generation = entry.generation
+        self.future: Future[Any] = Future()
+        # A running future cannot be cancelled, so a waiter that gives up (an async caller
+        # being cancelled cancels its wrapped future) never cancels the fetch the others share.
+        self.future.set_running_or_notify_cancel()
+        self.loop = loop
+        # The loop holds tasks weakly: this reference keeps an async fetch alive until it lands.
+        self.task: asyncio.Task[None] | None = None
+        self.refetches = 0
+
+
+class DataRefreshManager:
+    """A keyed cache with observers, invalidation and one in-flight fetch per key.
+
+    ``ttl`` is how long, in seconds, a stored value stays fresh: after it ``get`` misses and
+    ``is_stale`` is True, though the data is still kept for the observers. ``gc_time`` is how long
+    an entry nobody observes is kept after its last observer left or its last write. ``maxsize``
+    bounds the entries: when it is reached, the entry idle longest is dropped first (observed or
+    fetching entries are never dropped). ``clock`` is the time source, injectable for tests.
+
+    Every method is thread-safe; callbacks are never called while the lock is held.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 300.0,
+        gc_time: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        maxsize: int = 10_000,
+    ) -> None:
+        if ttl < 0 or gc_time < 0:
+            raise ValueError("ttl and gc_time must not be negative")
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self._gc_time = gc_time
+        self._clock = clock
+        self._maxsize = maxsize
+        self._lock = Lock()
+        self._fresh: TTLCache[Key, Any, float] = TTLCache(maxsize, ttl, timer=clock)
+        self._entries: dict[Key, _Entry] = {}
+        # Keys with neither observers nor a fetch, oldest first: the gc sweep reads only the front.
+        self._idle: OrderedDict[Key, float] = OrderedDict()
+        self._invalidation_listeners: dict[int, Callable[[Key], None]] = {}
+        self._tokens = itertools.count()
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self._hits = 0
+        self._misses = 0
+        self._fetches = 0
+        self._deduplicated = 0
+        self._refetches = 0
+        self._invalidations = 0
+
+    # Reads
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The key's fresh value, or ``default`` when it has none (never stored, expired or
+        invalidated). Counts a hit or a miss."""
+        with self._lock:
+            try:
+                value = self._fresh[key]
+            except KeyError:
+                self._misses += 1
+                return default
+            self._hits += 1
+            return value
+
+    def is_stale(self, key: Key) -> bool:
+        """Whether ``get`` would miss: no data, data older than ``ttl``, or invalidated."""
+        with self._lock:
+            return key not in self._fresh
+
+    def peek(self, key: Key) -> CacheEntry | None:
+        """A snapshot of the key's entry, stale data included, or None if there is no entry.
+        Counts neither a hit nor a miss."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            return CacheEntry(
+                key=key,
+                data=entry.data,
+                updated_at=entry.updated_at,
+                generation=entry.generation,
+                is_stale=key not in self._fresh,
+                is_invalidated=entry.invalidated,
+                fetching=entry.flight is not None,
+                observers=len(entry.observers),
+            )
+
+    def active_keys(self, prefix: Key | None = None) -> list[Key]:
+        """The keys with at least one observer, optionally only those under ``prefix``."""
+        with self._lock:
+            return [
+                key
+                for key, entry in self._entries.items()
+                if entry.observers and (prefix is None or key_starts_with(key, prefix))
+            ]
+
+    def stats(self) -> CacheStats:
+        """The counters and the current number of entries and observers."""
+        with self._lock:
+            self._collect_idle(self._clock())
+            return CacheStats(
+                hits=self._hits,
+                misses=self._misses,
+                fetches=self._fetches,
+                deduplicated_fetches=self._deduplicated,
+                invalidations=self._invalidations,
+                entries=len(self._entries),
+                observers=sum(len(entry.observers) for entry in self._entries.values()),
+                refetches=self._refetches,
+            )
+
+    # Observers
+
+    def subscribe(self, key: Key, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Observe ``key``: ``callback`` gets the new data each time it changes (by a refresh,
+        ``set``, ``update`` or ``notify``), in the order of the changes. Returns an idempotent
+        unsubscribe. A callback already being delivered to may still run once after it.
+        """
+        with self._lock:
+            entry = self._entry_for(key, self._clock())
+            token = next(self._tokens)
+            entry.observers[token] = callback
+            self._idle.pop(key, None)
+        return partial(self._unsubscribe, entry, token)
+
+    def _unsubscribe(self, entry: _Entry, token: int) -> None:
+        with self._lock:
+            if entry.observers.pop(token, None) is not None and not entry.observers:
+                self._mark_idle(entry, self._clock())
+
+    def on_invalidate(self, listener: Callable[[Key], None]) -> Callable[[], None]:
+        """Call ``listener`` with each key that an ``invalidate`` marks (after the marking, so a
+        refetch it starts is not superseded). Returns an idempotent unsubscribe."""
+        with self._lock:
+            token = next(self._tokens)
+            self._invalidation_listeners[token] = listener
+        return partial(self._remove_invalidation_listener, token)
+
+    def _remove_invalidation_listener(self, token: int) -> None:
+        with self._lock:
+            self._invalidation_listeners.pop(token, None)
+
+    # Writes
+
+    def notify(self, key: Key, data: Any) -> None:
+        """Call the key's subscribers with ``data`` without storing it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or not entry.observers or not self._enqueue(entry, data):
+                return
+        self._deliver(entry)
+
+    def set(self, key: Key, data: Any) -> None:
+        """Store ``data`` as the key's fresh value, in a new generation, so that a fetch in
+        flight cannot overwrite it; subscribers are called only if the data changed (``!=``)."""
+        with self._lock:
+            now = self._clock()
+            entry = self._entry_for(key, now)
+            start = self._store(entry, data, now, fresh=True)
+        if start:
+            self._deliver(entry)
+
+    def update(self, key: Key, fn: Callable[[Any], Any]) -> Any:
+        """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
+        is none) and return what is stored. Returning the current value is a no-op. ``fn`` runs
+        outside the lock and again if the key changed meanwhile, so keep it pure and return a new
+        object rather than mutating the current one. An invalidated key stays invalidated.
+        """
+        while True:
+            with self._lock:
+                entry = self._entries.get(key)
+                generation = -1 if entry is None else entry.generation
+                current = None if entry is None else entry.data
+            data = fn(current)
+            if not _differs(current, data):
+                return current
+            with self._lock:
+                now = self._clock()
+                self._collect_idle(now)
+                entry = self._entries.get(key)
+                if (-1 if entry is None else entry.generation) == generation:
+                    entry = entry or self._new_entry(key)
+                    start = self._store(entry, data, now, fresh=not entry.invalidated)
+                    break
+        if start:
+            self._deliver(entry)
+        return data
+
+    def invalidate(self, key: Key) -> list[Key]:
+        """Mark every key equal to or under ``key`` invalidated (stale, in a new generation, so a
+        fetch in flight for it fetches again instead of storing), call the invalidation listeners
+        with each, and return them. Keys that are only observed count too."""
+        with self._lock:
+            self._collect_idle(self._clock())
+            keys = [stored for stored in self._entries if key_starts_with(stored, key)]
+            for stored in keys:
+                entry = self._entries[stored]
+                entry.invalidated = True
+                entry.generation += 1
+                self._forget_fresh(stored)
+            self._invalidations += len(keys)
+            listeners = tuple(self._invalidation_listeners.values())
+        for stored in keys:
+            _debug("invalidated %s", stored)
+            for listener in listeners:
+                try:
+                    listener(stored)
+                except Exception:
+                    logger.exception("invalidation listener for %s raised", format_key(stored))
+        return keys
+
+    # Fetches: the decisions live in _lead_or_join, _settle and _fail; the two shells below
+    # differ only in how they call the fetch and wait for it.
+
+    def refresh(self, key: Key, fetch: Callable[[], T]) -> T:
+        """Fetch the key now, or join the fetch already in flight (whoever started it), and
+        return the result. The result is stored and subscribers are called if it changed. If the
+        key is invalidated during the fetch, it is fetched again and every caller gets the new
+        result; if it is ``set`` or updated, the fetch result is dropped and every caller gets the
+        newer data. A fetch that raises raises in every caller and leaves the stored data as is.
+        Raises RuntimeError instead of blocking the running event loop on its own fetch.
+        """
+        flight, leading = self._lead_or_join(key, leader_loop=None, blocked_loop=_running_loop())
+        if leading:
+            self._fly(flight, fetch)
+        return cast(T, flight.future.result())
+
+    async def refresh_async(self, key: Key, fetch: Callable[[], Awaitable[T]]) -> T:
+        """``refresh`` for coroutine fetches: the same rules and the same fetch in flight, without
+        blocking the loop. The fetch runs in its own task, so cancelling one caller never cancels
+        the fetch the others wait on."""
+        loop = asyncio.get_running_loop()
+        flight, leading = self._lead_or_join(key, leader_loop=loop, blocked_loop=None)
+        if leading:
+            flight.task = loop.create_task(self._fly_async(flight, fetch))
+            flight.task.add_done_callback(partial(self._fail_if_abandoned, flight))
+        return cast(T, await asyncio.wrap_future(flight.future))
+
+    def _fly(self, flight: _Flight, fetch: Callable[[], Any]) -> None:
+        while True:
+            try:
+                value = fetch()
+            except BaseException as error:
+                self._fail(flight, error)
+                if isinstance(error, Exception):
+                    return
+                raise
+            if not self._settle(flight, value):
+                return
+
+    async def _fly_async(self, flight: _Flight, fetch: Callable[[], Awaitable[Any]]) -> None:
+        while True:
+            try:
+                value = await fetch()
+            except Exception as error:
+                self._fail(flight, error)
+                return
+            if not self._settle(flight, value):
+                return
+
+    def _fail_if_abandoned(self, flight: _Flight, task: asyncio.Task[None]) -> None:
+        # A fetch task cancelled before or during its fetch must still release its waiters.
+        if not flight.future.done():
+            self._fail(flight, asyncio.CancelledError() if task.cancelled() else task.exception())
+
+    def _lead_or_join(
+        self,
+        key: Key,
+        *,
+        leader_loop: asyncio.AbstractEventLoop | None,
+        blocked_loop: asyncio.AbstractEventLoop | None,
+    ) -> tuple[_Flight, bool]:
+        with self._lock:
+            entry = self._entry_for(key, self._clock())
+            flight = entry.flight
+            if flight is not None:
+                if flight.loop is not None and flight.loop is blocked_loop:
+                    raise RuntimeError(
+                        f"refresh({format_key(key)}) would block the event loop that runs its "
+                        "fetch; await refresh_async() instead"
+                    )
+                self._deduplicated += 1
+                return flight, False
+            entry.flight = flight = _Flight(entry, leader_loop)
+            self._fetches += 1
+        _debug("fetching %s", key)
+        return flight, True
+
+    def _settle(self, flight: _Flight, value: Any) -> bool:
+        """Apply a fetch result; True when the key must be fetched again first."""
+        entry = flight.entry
+        start = False
+        with self._lock:
+            now = self._clock()
+            if entry.generation == flight.generation:
+                start = self._store(entry, value, now, fresh=True)
+            elif entry.invalidated and flight.refetches < _MAX_REFETCHES:
+                flight.refetches += 1
+                flight.generation = entry.generation
+                self._refetches += 1
+                return True
+            elif not entry.invalidated:
+                value = entry.data
+            self._land(entry, now)
+        try:
+            if start:
+                self._deliver(entry)
+        finally:
+            flight.future.set_result(value)
+        return False
+
+    def _fail(self, flight: _Flight, error: BaseException | None) -> None:
+        with self._lock:
+            self._land(flight.entry, self._clock())
+        if not isinstance(error, Exception):
+            interrupted = RuntimeError(f"the fetch of {format_key(flight.entry.key)} was stopped")
+            interrupted.__cause__ = error
+            error = interrupted
+        _debug("fetch failed for %s", flight.entry.key)
+        flight.future.set_exception(error)
+
+    def _land(self, entry: _Entry, now: float) -> None:
+        entry.flight = None
+        if not entry.observers:
+            self._mark_idle(entry, now)
+
+    # Housekeeping
+
+    def collect_garbage(self) -> int:
+        """Drop the entries nobody has observed for ``gc_time`` (nor written meanwhile) and that
+        are not being fetched; return how many were dropped. Also done lazily by other calls."""
+        with self._lock:
+            before = len(self._entries)
+            self._collect_idle(self._clock())
+            return before - len(self._entries)
+
+    def clear(self) -> None:
+        """Forget all stored data and reset the counters. Observers, invalidation listeners and
+        fetches in flight are kept; the observed keys become invalidated, so a fetch that started
+        before the clear fetches again rather than storing old data."""
+        with self._lock:
+            for key, entry in list(self._entries.items()):
+                if entry.observers or entry.flight is not None:
+                    entry.data = None
+                    entry.updated_at = None
+                    entry.generation += 1
+                    entry.invalidated = True
+                else:
+                    del self._entries[key]
+            self._fresh.clear()
+            self._idle.clear()
+            self._reset_counters()
+
+    # Helpers that run under the lock
+
+    def _entry_for(self, key: Key, now: float) -> _Entry:
+        self._collect_idle(now)
+        return self._entries.get(key) or self._new_entry(key)
+
+    def _new_entry(self, key: Key) -> _Entry:
+        if len(self._entries) >= self._maxsize:
+            self._evict_idle()
+        entry = self._entries[key] = _Entry(key)
+        return entry
+
+    def _store(self, entry: _Entry, data: Any, now: float, *, fresh: bool) -> bool:
+        """Write data in a new generation; True when this call must deliver the change."""
+        changed = entry.updated_at is None or _differs(entry.data, data)
+        entry.data = data
+        entry.updated_at = now
+        entry.generation += 1
+        entry.invalidated = not fresh
+        if fresh:
+            self._fresh[entry.key] = data
+        if not entry.observers:
+            self._mark_idle(entry, now)
+            return False
+        return changed and self._enqueue(entry, data)
+
+    def _forget_fresh(self, key: Key) -> None:
+        # KeyError: absent, or already expired (TTLCache removes it and still raises).
+        with suppress(KeyError):
+            del self._fresh[key]
+
+    def _mark_idle(self, entry: _Entry, now: float) -> None:
+        self._idle[entry.key] = now
+        self._idle.move_to_end(entry.key)
+
+    def _collect_idle(self, now: float) -> None:
+        idle = self._idle
+        horizon = now - self._gc_time
+        while idle:
+            key, since = next(iter(idle.items()))
+            if since > horizon:
+                return
+            del idle[key]
+            self._drop_if_unused(key)
+
+    def _evict_idle(self) -> None:
+        while self._idle:
+            key, _ = self._idle.popitem(last=False)
+            if self._drop_if_unused(key):
+                return
+
+    def _drop_if_unused(self, key: Key) -> bool:
+        # A fetching entry leaves the idle list here and rejoins it when its fetch lands.
+        entry = self._entries.get(key)
+        if entry is None or entry.observers or entry.flight is not None:
+            return False
+        del self._entries[key]
+        self._forget_fresh(key)
+        return True
+
+    def _enqueue(self, entry: _Entry, data: Any) -> bool:
+        """Queue a change for the subscribers; True when the caller must deliver the queue."""
+        entry.pending.append(data)
+        if entry.delivering:
+            return False
+        entry.delivering = True
+        return True
+
+    # Delivery runs without the lock, one deliverer per key at a time, so subscribers see the
+    # changes of a key in the order they were made even when threads race to make them.
+
+    def _deliver(self, entry: _Entry) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if not entry.pending:
+                        entry.delivering = False
+                        return
+                    data = entry.pending.popleft()
+                    callbacks = tuple(entry.observers.values())
+                for callback in callbacks:
+                    try:
+                        callback(data)
+                    except Exception:
+                        logger.exception("subscriber of %s raised", format_key(entry.key))
+        except BaseException:
+            with self._lock:
+                entry.delivering = False
+            raise
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether ``new`` replaces ``old``; a comparison that fails counts as a change."""
+    if old is new:
+        return False
+    try:
+        return bool(old != new)
+    except Exception:
+        return True
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _debug(message: str, key: Key) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(message, format_key(key))
