@@ -1,23 +1,33 @@
 """One timer thread per client for everything that runs later: delayed refetches after a
-write, periodic refreshes of live queries, throttled focus refetches.
+write, periodic refreshes of live queries, throttled focus refetches; and, for the async
+client, one timer task per event loop.
 
 TanStack Query gives each observer its own ``setInterval``; a Python process with a
 thousand live queries must not get a thousand threads, so every timer of a client shares one
-daemon thread, started on first use.
+daemon thread (:class:`Scheduler`, started on first use) or one task on the running loop
+(:class:`AsyncScheduler`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
+import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ._logging import logger
 
-__all__ = ["Scheduler", "TimerHandle"]
+__all__ = ["AsyncScheduler", "Scheduler", "TimerHandle"]
+
+# Cancelled calls stay in the heap until their time comes, unless they pile up: past this many,
+# and when they outnumber the live ones, the heap is rebuilt without them. Queries that are
+# opened and closed in a loop would otherwise keep every cancelled poll until it falls due.
+_COMPACT_AFTER = 64
 
 
 @dataclass(order=True, slots=True)
@@ -28,10 +38,84 @@ class TimerHandle:
     sequence: int
     callback: Callable[[], object] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    owner: _TimerQueue | None = field(default=None, compare=False, repr=False)
 
     def cancel(self) -> None:
         """Drop the call. Safe to call more than once, or after it ran."""
-        self.cancelled = True
+        if self.owner is not None:
+            self.owner.cancel(self)
+        else:
+            self.cancelled = True
+
+
+class _TimerQueue:
+    """The due-ordered calls of one scheduler, with their own lock. ``on_cancel`` runs after
+    each cancellation, outside the lock."""
+
+    def __init__(self, on_cancel: Callable[[], None] | None = None) -> None:
+        self.lock = threading.Lock()
+        self._on_cancel = on_cancel
+        self._heap: list[TimerHandle] = []
+        self._sequence = itertools.count()
+        self._cancelled_in_heap = 0
+
+    def push(self, due: float, callback: Callable[[], object]) -> tuple[TimerHandle, bool]:
+        """Queue a call (under ``lock``); also says whether it is now the first one due."""
+        handle = TimerHandle(due, next(self._sequence), callback, owner=self)
+        heapq.heappush(self._heap, handle)
+        return handle, self._heap[0] is handle
+
+    def cancel(self, handle: TimerHandle) -> None:
+        with self.lock:
+            if handle.cancelled:
+                return
+            handle.cancelled = True
+            if handle.owner is None:
+                return
+            handle.owner = None
+            self._cancelled_in_heap += 1
+            dead = self._cancelled_in_heap
+            if dead > _COMPACT_AFTER and dead * 2 > len(self._heap):
+                self._heap = [live for live in self._heap if not live.cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled_in_heap = 0
+        if self._on_cancel is not None:
+            self._on_cancel()
+
+    def pop_due(self, now: float) -> TimerHandle | None:
+        """The first live call due at ``now``, taken off the queue (under ``lock``)."""
+        head = self.first_live()
+        if head is None or head.due > now:
+            return None
+        heapq.heappop(self._heap)
+        head.owner = None
+        return head
+
+    def first_live(self) -> TimerHandle | None:
+        """The next live call, dropping the cancelled ones in front of it (under ``lock``)."""
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+            self._cancelled_in_heap = max(0, self._cancelled_in_heap - 1)
+        return self._heap[0] if self._heap else None
+
+    def live(self) -> int:
+        """How many calls are waiting, cancelled ones not counted (under ``lock``)."""
+        return sum(1 for handle in self._heap if not handle.cancelled)
+
+    def cancel_all(self) -> None:
+        """Cancel every waiting call (under ``lock``)."""
+        for handle in self._heap:
+            handle.cancelled = True
+            handle.owner = None
+        self._heap.clear()
+        self._cancelled_in_heap = 0
+
+
+def _invoke(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:
+        logger.exception("a scheduled callback raised; the scheduler goes on")
 
 
 class Scheduler:
@@ -52,51 +136,77 @@ class Scheduler:
         self._clock = clock
         self._threaded = threaded
         self._name = name
-        self._heap: list[TimerHandle] = []
-        self._sequence = itertools.count()
-        self._condition = threading.Condition()
+        self._timers = _TimerQueue()
+        # The thread sleeps on this queue: a put wakes it. SimpleQueue.put takes no lock that
+        # Python code holds, so call_soon_threadsafe is safe even from a weakref callback.
+        self._inbox: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source the due times are measured on."""
+        return self._clock
+
+    @property
+    def threaded(self) -> bool:
+        """Whether a thread runs the calls (False: :meth:`run_due` does)."""
+        return self._threaded
+
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` once, ``delay`` seconds from now."""
-        handle = TimerHandle(self._clock() + max(0.0, delay), next(self._sequence), callback)
-        with self._condition:
+        due = self._clock() + max(0.0, delay)
+        with self._timers.lock:
             if self._closed:
-                handle.cancelled = True
-                return handle
-            heapq.heappush(self._heap, handle)
-            if self._threaded and self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
-            self._condition.notify()
+                return TimerHandle(due, -1, callback, cancelled=True)
+            handle, first = self._timers.push(due, callback)
+            self._start_thread()
+        if first and self._threaded:
+            self._inbox.put(None)
         return handle
 
+    def start(self) -> None:
+        """Start the thread now rather than at the first :meth:`call_later` (so that what
+        :meth:`call_soon_threadsafe` hands over runs). No-op when not threaded or closed."""
+        with self._timers.lock:
+            if not self._closed:
+                self._start_thread()
+
+    def _start_thread(self) -> None:
+        if self._threaded and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def call_soon_threadsafe(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the scheduler's thread as soon as it is free (or at the next
+        :meth:`run_due`). Takes no lock, so it may be called from ``__del__`` or a weakref
+        callback; dropped once the scheduler is closed."""
+        self._inbox.put(callback)
+
     def pending(self) -> int:
-        """How many calls are waiting (cancelled ones included until their time comes)."""
-        with self._condition:
-            return sum(1 for handle in self._heap if not handle.cancelled)
+        """How many calls are waiting (cancelled ones not counted)."""
+        with self._timers.lock:
+            return self._timers.live()
 
     def run_due(self) -> int:
-        """Run every call that is due now, in due order; returns how many ran."""
-        ran = 0
+        """Run what :meth:`call_soon_threadsafe` queued, then every call that is due now, in
+        due order; returns how many ran."""
+        ran = self._run_inbox()
         while True:
-            with self._condition:
-                handle = self._pop_due()
+            with self._timers.lock:
+                handle = None if self._closed else self._timers.pop_due(self._clock())
             if handle is None:
                 return ran
-            self._invoke(handle)
+            _invoke(handle.callback)
             ran += 1
 
     def close(self) -> None:
         """Cancel everything and stop the thread. Idempotent."""
-        with self._condition:
+        with self._timers.lock:
             self._closed = True
-            for handle in self._heap:
-                handle.cancelled = True
-            self._heap.clear()
-            self._condition.notify()
+            self._timers.cancel_all()
             thread = self._thread
+        self._inbox.put(None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
 
@@ -105,31 +215,151 @@ class Scheduler:
         """The timer thread, once started."""
         return self._thread
 
-    def _pop_due(self) -> TimerHandle | None:
-        while self._heap:
-            head = self._heap[0]
-            if head.cancelled:
-                heapq.heappop(self._heap)
-                continue
-            if head.due <= self._clock():
-                return heapq.heappop(self._heap)
-            return None
-        return None
+    def is_current_thread(self) -> bool:
+        """Whether the caller runs on the timer thread (where blocking would stall it)."""
+        return self._thread is not None and self._thread is threading.current_thread()
 
-    def _invoke(self, handle: TimerHandle) -> None:
-        try:
-            handle.callback()
-        except Exception:
-            logger.exception("a scheduled callback raised; the scheduler goes on")
+    def _run_inbox(self) -> int:
+        ran = 0
+        while True:
+            try:
+                callback = self._inbox.get_nowait()
+            except queue.Empty:
+                return ran
+            if callback is not None and not self._closed:
+                _invoke(callback)
+                ran += 1
 
     def _run(self) -> None:
         while True:
-            with self._condition:
+            self._run_inbox()
+            with self._timers.lock:
                 if self._closed:
                     return
-                handle = self._pop_due()
-                if handle is None:
-                    timeout = self._heap[0].due - self._clock() if self._heap else None
-                    self._condition.wait(timeout)
-                    continue
-            self._invoke(handle)
+                handle = self._timers.pop_due(self._clock())
+                head = self._timers.first_live() if handle is None else None
+            if handle is not None:
+                _invoke(handle.callback)
+                continue
+            timeout = None if head is None else max(0.0, head.due - self._clock())
+            with suppress(queue.Empty):
+                callback = self._inbox.get(timeout=timeout)
+                if callback is not None and not self._closed:
+                    _invoke(callback)
+
+
+class AsyncScheduler:
+    """Runs callbacks at their due time from one task on the event loop that uses it.
+
+    The task starts with the first :meth:`call_later` on a running loop and ends when no call is
+    left, so an idle client holds no task. Call it from the loop's thread. ``clock`` is the time
+    source (``time.monotonic``, the loop's own); with ``autorun=False`` no task is started and a
+    test drives the calls with :meth:`run_due`. A callback that raises is logged.
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, autorun: bool = True
+    ) -> None:
+        self._clock = clock
+        self._autorun = autorun
+        self._timers = _TimerQueue(on_cancel=self._recheck)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._closed = False
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source the due times are measured on."""
+        return self._clock
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task running the calls, while there is one."""
+        return self._task
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` once, ``delay`` seconds from now. Raises RuntimeError when the
+        scheduler already serves another loop that is still running."""
+        due = self._clock() + max(0.0, delay)
+        if self._closed:
+            return TimerHandle(due, -1, callback, cancelled=True)
+        if self._autorun:
+            self._bind(asyncio.get_running_loop())
+        with self._timers.lock:
+            handle, first = self._timers.push(due, callback)
+        if self._autorun:
+            self._ensure_task(first)
+        return handle
+
+    def pending(self) -> int:
+        """How many calls are waiting (cancelled ones not counted)."""
+        with self._timers.lock:
+            return self._timers.live()
+
+    def run_due(self) -> int:
+        """Run every call that is due now, in due order; returns how many ran."""
+        ran = 0
+        while True:
+            with self._timers.lock:
+                handle = None if self._closed else self._timers.pop_due(self._clock())
+            if handle is None:
+                return ran
+            _invoke(handle.callback)
+            ran += 1
+
+    def close(self) -> None:
+        """Cancel everything and end the task. Idempotent."""
+        self._closed = True
+        with self._timers.lock:
+            self._timers.cancel_all()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    def _recheck(self) -> None:
+        # A cancelled call may leave nothing to wait for: the task looks again, and ends.
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        if self._loop is not None and self._loop.is_running():
+            raise RuntimeError("this AsyncScheduler already serves another running event loop")
+        # The previous loop is gone, and its calls with it.
+        with self._timers.lock:
+            self._timers.cancel_all()
+        self._loop, self._task, self._wake = loop, None, asyncio.Event()
+
+    def _ensure_task(self, first: bool) -> None:
+        if self._task is None or self._task.done():
+            assert self._loop is not None
+            self._task = self._loop.create_task(self._drive(), name="gamify-scheduler")
+        elif first and self._wake is not None:
+            self._wake.set()
+
+    async def _drive(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        while True:
+            self.run_due()
+            with self._timers.lock:
+                head = self._timers.first_live()
+            if head is None or self._closed:
+                self._task = None
+                return
+            wake.clear()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, head.due - self._clock())):
+                    await wake.wait()
