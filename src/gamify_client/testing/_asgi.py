@@ -3,7 +3,8 @@
 A dropped connection is a close of the socket with no response at all. Under uvicorn the
 app reaches the connection's transport through its ``send`` callable; under a server
 where it cannot, it starts a response and never finishes it, which the client also sees
-as the server going away.
+as the server going away. ``GET /api/events``, once the route accepted it, stays open and
+streams events (``_events_stream.LiveStreams``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._events_stream import LiveStreams
 from ._exchange import ExchangeRunner
 
 Scope = MutableMapping[str, Any]
@@ -23,8 +25,14 @@ Send = Callable[[Message], Awaitable[None]]
 class BackendASGIApp:
     """Serves a :class:`GamifyBackend` over ASGI, with its faults applied."""
 
-    def __init__(self, runner: ExchangeRunner) -> None:
+    def __init__(self, runner: ExchangeRunner, live_streams: LiveStreams | None = None) -> None:
         self._runner = runner
+        self._live_streams = live_streams
+
+    def close_streams(self) -> None:
+        """End the open event streams and refuse new ones, so that the server can stop."""
+        if self._live_streams is not None:
+            self._live_streams.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -44,6 +52,9 @@ class BackendASGIApp:
             await _drop_connection(receive, send)
             return
         status, pairs, content = outcome.response
+        if status == 200 and self._live_streams is not None and self._live_streams.handles(scope):
+            await self._live_streams.serve(headers, outcome.response, receive, send)
+            return
         raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
         if not any(key == b"content-length" for key, _ in raw_headers):
             raw_headers.append((b"content-length", str(len(content)).encode()))

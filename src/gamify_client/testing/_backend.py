@@ -16,6 +16,7 @@ import httpx
 from ._asgi import BackendASGIApp
 from ._auth import issue_token
 from ._defects import Defect, Defects
+from ._events_stream import EventStream, LiveStreams
 from ._exchange import ExchangeRunner
 from ._express import BackendResponse
 from ._faults import Faults
@@ -43,6 +44,8 @@ class GamifyBackend:
     returns the aware "now" every write is stamped with (tests move it to cross days).
     ``defects`` switches on copies of the real service's defects. ``secret`` signs the
     tokens (random by default; give one to keep tokens valid across restarts of a file DB).
+    ``event_history`` is how many writes :attr:`event_stream` keeps for clients that resume
+    ``GET /api/events`` (server push, which the real service does not have).
 
     Reach it in-process with :meth:`transport`, over ASGI with :meth:`asgi_app`, or over a
     real socket with :meth:`serve`; all share the data, :attr:`faults`, :attr:`requests`
@@ -56,6 +59,7 @@ class GamifyBackend:
         clock: Clock | None = None,
         defects: Iterable[Defect] = (),
         secret: bytes | None = None,
+        event_history: int = 1000,
     ) -> None:
         self._clock = clock or utc_now
         self.defects = Defects(defects)
@@ -68,6 +72,7 @@ class GamifyBackend:
             ids=ObjectIdFactory(),
             secret=secret if secret is not None else secrets.token_bytes(32),
             defects=self.defects,
+            event_stream=EventStream(event_history),
         )
         self._runner = ExchangeRunner(self.handle, self.faults, self.requests, self._now)
 
@@ -92,13 +97,18 @@ class GamifyBackend:
         """
         return dispatch(self._state, ROUTES, method, path, query, headers or {}, body)
 
+    @property
+    def event_stream(self) -> EventStream:
+        """Every successful write as a numbered event: what ``GET /api/events`` pushes."""
+        return self._state.event_stream
+
     def transport(self) -> httpx.MockTransport:
         """An in-process transport for ``httpx.Client`` or ``httpx.AsyncClient``."""
         return BackendTransport(self._runner)
 
     def asgi_app(self) -> BackendASGIApp:
         """The backend as an ASGI application (for uvicorn or any ASGI server)."""
-        return BackendASGIApp(self._runner)
+        return BackendASGIApp(self._runner, LiveStreams(self._state.event_stream))
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
@@ -106,8 +116,13 @@ class GamifyBackend:
 
         Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port.
         """
-        with serve_app(self.asgi_app(), host, port) as base_url:
-            yield base_url
+        app = self.asgi_app()
+        with serve_app(app, host, port) as base_url:
+            try:
+                yield base_url
+            finally:
+                # Open event streams would hold the server's graceful shutdown for seconds.
+                app.close_streams()
 
     def seed_demo(self) -> DemoData:
         """Add a superadmin, an admin, a mentor, three enrolled users, a batch, categories

@@ -11,6 +11,7 @@ from . import _routes_categories as categories
 from . import _routes_progress as progress
 from . import _routes_tasks as tasks
 from . import _routes_users as users
+from ._events_stream import events_route
 from ._express import BackendResponse, text_response
 from ._routing import Context, Failure, Route
 
@@ -128,5 +129,9 @@ ROUTES: tuple[Route, ...] = (
         "/api/batch-progress/submit-task",
         progress.submit_task,
         Failure("Failed to process task submission"),
+    ),
+    # Server push: not a route of the real service (it answers 404 there).
+    Route(
+        "GET", "/api/events", events_route, Failure("Failed to open the event stream"), auth=True
     ),
 )

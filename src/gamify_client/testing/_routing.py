@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote
 from ._auth import InvalidTokenError, TokenClaims, verify_token
 from ._bodies import MalformedBodyError, ParsedBody, UploadedFile, parse_body
 from ._defects import Defects
+from ._events_stream import EventStream
 from ._express import (
     BackendResponse,
     bad_request_page,
@@ -122,13 +123,15 @@ class Route:
 
 @dataclass
 class BackendState:
-    """Everything a handler may touch: the documents, the clock, ids, the secret, defects."""
+    """Everything a handler may touch: the documents, the clock, ids, the secret, defects,
+    and the stream every successful write is published to."""
 
     store: DocumentStore
     clock: Callable[[], datetime]
     ids: ObjectIdFactory
     secret: bytes
     defects: Defects
+    event_stream: EventStream = field(default_factory=EventStream)
 
 
 @dataclass
@@ -141,6 +144,8 @@ class Context:
     body: ParsedBody
     claims: TokenClaims | None
     now: datetime
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers, names in lower case."""
 
     @property
     def store(self) -> DocumentStore:
@@ -258,8 +263,11 @@ def _answer(
                     claims = verify_token(token, secret=state.secret, now=now)
                 except InvalidTokenError:
                     return json_response(403, {"message": "Invalid or expired token."})
-            context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now)
-            return route.handler(context)
+            context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now, headers)
+            response = route.handler(context)
+            # Inside the transaction, so events are numbered in the order of the writes.
+            state.event_stream.record_write(route, context, headers, response)
+            return response
     except HttpError as err:
         return json_response(err.status, err.payload)
     except CastError as err:

@@ -1,0 +1,142 @@
+"""``attach_bridge`` and ``listen``: how a client joins the other processes of its deployment.
+
+The Redis bridge and the push listener live in modules that need optional extras, so they are
+imported when first asked for, with an install hint when the extra is missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+import httpx
+
+from ._messages import EVENTS_PATH
+
+if TYPE_CHECKING:
+    from ..client import AsyncGamifyClient, GamifyClient
+    from ..push import AsyncPushListener, PushListener
+    from .redis import AsyncRedisBridge, RedisBridge
+
+__all__ = ["AsyncBridgeMixin", "BridgeMixin"]
+
+
+def _missing(extra: str, err: ImportError) -> ImportError:
+    return ImportError(
+        f"this needs the {extra} extra: pip install 'gamify-client[{extra}]' ({err})"
+    )
+
+
+class BridgeMixin:
+    """The links of :class:`~gamify_client.GamifyClient` to other processes."""
+
+    _push_listener: PushListener | None = None
+    _attached_bridges: tuple[RedisBridge, ...] = ()
+
+    def _close_links(self) -> None:
+        """Close the bridges attached with :meth:`attach_bridge` and the push listener."""
+        for bridge in self._attached_bridges:
+            bridge.close()
+        self._attached_bridges = ()
+        if self._push_listener is not None:
+            self._push_listener.close()
+
+    def attach_bridge(
+        self, bridge: RedisBridge | str | None = None, *, channel: str | None = None
+    ) -> RedisBridge:
+        """Publish this client's writes to every process on a Redis channel and apply theirs
+        here. ``bridge`` is a :class:`~gamify_client.bridges.redis.RedisBridge` made for
+        this client, a Redis URL, or None for ``GAMIFY_REDIS_URL``; ``channel`` overrides
+        the default one of the backend. Returns the started bridge: close it when done."""
+        try:
+            from .redis import RedisBridge
+        except ImportError as err:
+            raise _missing("redis", err) from err
+        client = cast("GamifyClient", self)
+        if isinstance(bridge, RedisBridge):
+            if bridge.client is not client:
+                raise ValueError("the bridge was made for another client")
+        else:
+            bridge = RedisBridge(client, url=bridge, channel=channel)
+        self._attached_bridges = (*self._attached_bridges, bridge)
+        return bridge.start()
+
+    def listen(
+        self,
+        *,
+        path: str = EVENTS_PATH,
+        http_client: httpx.Client | None = None,
+        timeout: float | None = None,
+    ) -> PushListener:
+        """Apply the writes the backend pushes (``GET /api/events``), from a background
+        thread. Returns the running listener (the same one while it is open) once the backend
+        answered (``timeout``: by default the client's); its ``mode`` is ``"polling"`` when the
+        backend has no event stream. Raises the typed error when the token is refused."""
+        try:
+            from ..push import PushListener
+        except ImportError as err:
+            raise _missing("push", err) from err
+        current = self._push_listener
+        if current is not None and not current.closed:
+            return current
+        listener = PushListener(cast("GamifyClient", self), path=path, http_client=http_client)
+        self._push_listener = listener
+        return listener.start(timeout)
+
+
+class AsyncBridgeMixin:
+    """The links of :class:`~gamify_client.AsyncGamifyClient` to other processes."""
+
+    _push_listener: AsyncPushListener | None = None
+    _attached_bridges: tuple[AsyncRedisBridge, ...] = ()
+
+    async def _close_links(self) -> None:
+        """Close the bridges attached with :meth:`attach_bridge` and the push listener."""
+        for bridge in self._attached_bridges:
+            await bridge.close()
+        self._attached_bridges = ()
+        if self._push_listener is not None:
+            await self._push_listener.close()
+
+    async def attach_bridge(
+        self, bridge: AsyncRedisBridge | str | None = None, *, channel: str | None = None
+    ) -> AsyncRedisBridge:
+        """Publish this client's writes to every process on a Redis channel and apply theirs
+        here, from tasks on the running loop. ``bridge`` is an
+        :class:`~gamify_client.bridges.redis.AsyncRedisBridge` made for this client, a Redis
+        URL, or None for ``GAMIFY_REDIS_URL``. Returns the started bridge: close it when done."""
+        try:
+            from .redis import AsyncRedisBridge
+        except ImportError as err:
+            raise _missing("redis", err) from err
+        client = cast("AsyncGamifyClient", self)
+        if isinstance(bridge, AsyncRedisBridge):
+            if bridge.client is not client:
+                raise ValueError("the bridge was made for another client")
+        else:
+            bridge = AsyncRedisBridge(client, url=bridge, channel=channel)
+        self._attached_bridges = (*self._attached_bridges, bridge)
+        return await bridge.start()
+
+    async def listen(
+        self,
+        *,
+        path: str = EVENTS_PATH,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> AsyncPushListener:
+        """Apply the writes the backend pushes (``GET /api/events``), from a task on the
+        running loop. Returns the running listener (the same one while it is open) once the
+        backend answered; its ``mode`` is ``"polling"`` when the backend has no event stream.
+        Raises the typed error when the token is refused."""
+        try:
+            from ..push import AsyncPushListener
+        except ImportError as err:
+            raise _missing("push", err) from err
+        current = self._push_listener
+        if current is not None and not current.closed:
+            return current
+        listener = AsyncPushListener(
+            cast("AsyncGamifyClient", self), path=path, http_client=http_client
+        )
+        self._push_listener = listener
+        return await listener.start(timeout)

@@ -1,0 +1,218 @@
+"""The wire format shared by the Redis bridge and server push: one JSON message per write.
+
+A message names the write (``mutation`` and the ids its ``request`` named), says what it means
+(the ``event`` and the invalidated ``keys``, as text, for readers that are not this SDK), and
+carries ``realTimeData`` and the whole response ``body``. A receiver rebuilds the
+:class:`~gamify_client.MutationResult` from the body with the same parser the writer used, so it
+applies the same rule: the same patches, invalidations and event.
+
+.. code-block:: json
+
+    {"v": 1, "id": "9f0c...", "origin": "b3e1...", "mutation": "tasks.submit",
+     "request": {"task_id": "...", "user_id": "..."}, "event": "taskCompleted",
+     "keys": ["dashboard:<user>", "tasks", "..."], "realTimeData": {...}, "body": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import GamifyError
+from ..keys import format_key
+from ..models import MutationResult
+from ..realtime import RULES, AppliedMutation, MutationContext
+from ..resources.batches import _BATCH_WRITE
+from ..resources.progress import _INITIALIZED, _SUBMITTED
+from ..resources.tasks import _SUBMIT, _TASK_WRITE
+from ..resources.users import _USER_WRITE
+
+__all__ = [
+    "EVENTS_PATH",
+    "ORIGIN_HEADER",
+    "WIRE_VERSION",
+    "MalformedMessage",
+    "MutationMessage",
+    "message_for_write",
+    "new_message_id",
+    "result_from_body",
+]
+
+WIRE_VERSION = 1
+
+EVENTS_PATH = "/api/events"
+"""The backend's server-push route (the reference backend has it; the real service does not)."""
+
+ORIGIN_HEADER = "X-Gamify-Origin"
+"""The request header a push listener's client sends, so that the stream's copy of the
+client's own writes is recognised and not applied a second time."""
+
+# The parsers of the resources themselves, so that a receiver reads a body exactly as the
+# writer did.
+_PARSERS: Mapping[str, Callable[[httpx.Response], MutationResult[Any]]] = {
+    "tasks.create": _TASK_WRITE,
+    "tasks.submit": _SUBMIT,
+    "tasks.start": _TASK_WRITE,
+    "tasks.edit": _TASK_WRITE,
+    "tasks.assign": _TASK_WRITE,
+    "tasks.delete": _TASK_WRITE,
+    "batches.create": _BATCH_WRITE,
+    "batches.enroll": _BATCH_WRITE,
+    "batches.remove": _BATCH_WRITE,
+    "batches.delete": _BATCH_WRITE,
+    "progress.initialize": _INITIALIZED,
+    "progress.submit_task": _SUBMITTED,
+    "users.update_points": _USER_WRITE,
+}
+
+
+class MalformedMessage(ValueError):
+    """A message that is not JSON, lacks a field, names an unknown write or carries a body
+    that its write's parser rejects."""
+
+
+def new_message_id() -> str:
+    """A fresh, unique message id."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class MutationMessage:
+    """One write, as it travels between processes."""
+
+    id: str
+    origin: str | None
+    mutation: str
+    request: Mapping[str, Any]
+    event: str
+    keys: tuple[str, ...]
+    real_time: Any
+    body: Any
+
+    @classmethod
+    def from_applied(
+        cls, applied: AppliedMutation, *, origin: str, message_id: str | None = None
+    ) -> MutationMessage:
+        """The message announcing a write this process made and applied."""
+        result = applied.result
+        return cls(
+            id=message_id or new_message_id(),
+            origin=origin,
+            mutation=applied.mutation,
+            request=dict(applied.request),
+            event=str(applied.event),
+            keys=tuple(format_key(key) for key in applied.keys),
+            real_time=_real_time_of(result),
+            body=result.body,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The message as a JSON-ready mapping."""
+        return {
+            "v": WIRE_VERSION,
+            "id": self.id,
+            "origin": self.origin,
+            "mutation": self.mutation,
+            "request": dict(self.request),
+            "event": self.event,
+            "keys": list(self.keys),
+            "realTimeData": self.real_time,
+            "body": self.body,
+        }
+
+    def encode(self) -> bytes:
+        """The message as compact UTF-8 JSON."""
+        return json.dumps(self.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> MutationMessage:
+        """Read a message; raises :class:`MalformedMessage` for anything else."""
+        try:
+            data = json.loads(raw)
+        except (ValueError, TypeError) as err:
+            raise MalformedMessage(f"not JSON: {err}") from None
+        return cls.from_wire(data)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> MutationMessage:
+        """Read a decoded message; raises :class:`MalformedMessage` for anything else."""
+        if not isinstance(data, Mapping):
+            raise MalformedMessage(f"expected a JSON object, got {type(data).__name__}")
+        if data.get("v") != WIRE_VERSION:
+            raise MalformedMessage(f"unsupported version {data.get('v')!r}")
+        message_id, mutation, event = data.get("id"), data.get("mutation"), data.get("event")
+        origin, request, keys = data.get("origin"), data.get("request"), data.get("keys", [])
+        if not isinstance(message_id, str) or not message_id:
+            raise MalformedMessage("the message has no id")
+        if not isinstance(mutation, str) or mutation not in _PARSERS:
+            raise MalformedMessage(f"unknown mutation {mutation!r}")
+        if not isinstance(event, str):
+            raise MalformedMessage("the message has no event")
+        if origin is not None and not isinstance(origin, str):
+            raise MalformedMessage("the origin must be a string or null")
+        if not isinstance(request, Mapping):
+            raise MalformedMessage("the request must be an object")
+        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+            raise MalformedMessage("the keys must be a list of strings")
+        return cls(
+            id=message_id,
+            origin=origin,
+            mutation=mutation,
+            request=dict(request),
+            event=event,
+            keys=tuple(keys),
+            real_time=data.get("realTimeData"),
+            body=data.get("body"),
+        )
+
+    def result(self) -> MutationResult[Any]:
+        """The write's result, rebuilt from the body; raises :class:`MalformedMessage` when
+        the body is not what the write returns."""
+        return result_from_body(self.mutation, self.body)
+
+
+def result_from_body(mutation: str, body: Any) -> MutationResult[Any]:
+    """Parse a write's response ``body`` as the client parsed it when it made the write.
+    Raises :class:`MalformedMessage` for an unknown write or a body its parser rejects."""
+    parse = _PARSERS.get(mutation)
+    if parse is None:
+        raise MalformedMessage(f"unknown mutation {mutation!r}")
+    try:
+        return parse(httpx.Response(200, json=body))
+    except (GamifyError, TypeError, ValueError) as err:
+        raise MalformedMessage(f"the body is not a {mutation} answer: {err}") from None
+
+
+def message_for_write(
+    mutation: str,
+    request: Mapping[str, Any],
+    body: Any,
+    *,
+    message_id: str,
+    origin: str | None,
+) -> MutationMessage:
+    """The message for a write seen by the server: the event and keys are those the client's
+    rule computes for it. Raises :class:`MalformedMessage` when the body cannot be read."""
+    result = result_from_body(mutation, body)
+    rule = RULES[mutation]
+    context = MutationContext(mutation, request, result)
+    return MutationMessage(
+        id=message_id,
+        origin=origin,
+        mutation=mutation,
+        request=dict(request),
+        event=str(rule.event),
+        keys=tuple(format_key(key) for key in rule.invalidates(context)),
+        real_time=_real_time_of(result),
+        body=body,
+    )
+
+
+def _real_time_of(result: MutationResult[Any]) -> Any:
+    body = result.body
+    return body.get("realTimeData") if isinstance(body, Mapping) else None

@@ -1,0 +1,633 @@
+"""The Redis event bridge: every process that talks to one backend sees every process's writes.
+
+A bridge attached to a client publishes each write the client makes (after its rule was
+applied here) as one JSON message (see ``_messages``) on a Redis pub/sub channel, and applies
+the messages of the other processes on that channel to its client: the same patches,
+invalidations and event, never published again and never applied twice. The channel defaults
+to one per backend (``gamify:events:<host>:<port><path>``), so every client of a deployment
+meets there.
+
+When Redis goes away the bridge keeps the client working: its writes wait in a bounded outbox,
+the listener reconnects with backoff, and after a reconnect every active key is invalidated,
+since messages may have been missed meanwhile. Needs the ``redis`` extra.
+
+>>> bridge = client.attach_bridge("redis://localhost:6379/0")
+>>> ...
+>>> bridge.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import httpx
+import redis
+import redis.asyncio as redis_asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .._logging import logger
+from ..config import ConfigError
+from ..keys import Key
+from ..realtime import AppliedMutation, RealtimeSync
+from ..refresh import DataRefreshManager
+from ._messages import MutationMessage, new_message_id
+from ._remote import Backoff, RemoteApplier
+
+if TYPE_CHECKING:
+    from ..client import AsyncGamifyClient, GamifyClient
+
+__all__ = [
+    "REDIS_URL_VARIABLE",
+    "AsyncRedisBridge",
+    "BridgeState",
+    "BridgeStats",
+    "RedisBridge",
+    "default_channel",
+]
+
+REDIS_URL_VARIABLE = "GAMIFY_REDIS_URL"
+
+# Redis errors and the socket errors under them both mean "the connection is gone".
+_CONNECTION_ERRORS = (redis.RedisError, OSError)
+
+
+def default_channel(base_url: str) -> str:
+    """The channel of one deployment: every client of ``base_url`` meets there."""
+    url = httpx.URL(base_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"gamify:events:{url.host}:{port}{url.path.rstrip('/')}"
+
+
+def _redis_url(url: str | None) -> str:
+    found = url or os.environ.get(REDIS_URL_VARIABLE)
+    if not found:
+        raise ConfigError(f"give the bridge a Redis URL, or set {REDIS_URL_VARIABLE}")
+    return found
+
+
+class BridgeState(StrEnum):
+    """Where a bridge's listener stands."""
+
+    IDLE = "idle"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStats:
+    """What a bridge did so far. ``dropped`` counts writes that waited in a full outbox and
+    were never published; ``reconnects`` counts subscriptions after the first."""
+
+    published: int
+    publish_failures: int
+    dropped: int
+    applied: int
+    own: int
+    duplicates: int
+    malformed: int
+    reconnects: int
+
+
+class _BridgeCore:
+    """What both bridges decide, without I/O: the messages, the outbox, the state."""
+
+    def __init__(
+        self,
+        realtime: RealtimeSync,
+        manager: DataRefreshManager,
+        *,
+        channel: str,
+        seen_capacity: int,
+        outbox_capacity: int,
+        backoff: float,
+        backoff_max: float,
+    ) -> None:
+        if outbox_capacity < 1:
+            raise ValueError("outbox_capacity must be at least 1")
+        self.origin = new_message_id()
+        self.channel = channel
+        self.applier = RemoteApplier(
+            realtime,
+            manager,
+            origin=self.origin,
+            where=f"Redis channel {channel}",
+            seen_capacity=seen_capacity,
+        )
+        self.reconnect_backoff = Backoff(backoff, backoff_max)
+        self.publish_backoff = Backoff(backoff, backoff_max)
+        self.state = BridgeState.IDLE
+        self._lock = threading.Lock()
+        self._outbox: deque[bytes] = deque()
+        self._outbox_capacity = outbox_capacity
+        self._ever_connected = False
+        self._published = 0
+        self._publish_failures = 0
+        self._dropped = 0
+        self._reconnects = 0
+
+    def enqueue(self, applied: AppliedMutation) -> None:
+        """Queue the message of a local write; the oldest waiting one goes when it is full."""
+        payload = MutationMessage.from_applied(applied, origin=self.origin).encode()
+        with self._lock:
+            if len(self._outbox) >= self._outbox_capacity:
+                self._outbox.popleft()
+                self._dropped += 1
+                logger.warning("the Redis outbox of %s is full: dropped its oldest", self.channel)
+            self._outbox.append(payload)
+
+    def next_outgoing(self) -> bytes | None:
+        """The message to publish next, left in the outbox until :meth:`published`."""
+        with self._lock:
+            return self._outbox[0] if self._outbox else None
+
+    def published(self, payload: bytes) -> None:
+        with self._lock:
+            if self._outbox and self._outbox[0] is payload:
+                self._outbox.popleft()
+            self._published += 1
+        self.publish_backoff.reset()
+
+    def publish_failed(self, error: BaseException) -> None:
+        with self._lock:
+            self._publish_failures += 1
+            waiting = len(self._outbox)
+        logger.warning(
+            "publishing to Redis channel %s failed (%s); %d write(s) wait to be published",
+            self.channel,
+            error,
+            waiting,
+        )
+
+    def receive(self, data: Any) -> None:
+        """Apply one message from the channel; nothing it does stops the listener."""
+        try:
+            self.applier.apply_raw(data)
+        except Exception:
+            logger.exception("applying a message from Redis channel %s failed", self.channel)
+
+    def subscribed(self) -> list[Key]:
+        """The subscription is confirmed: after a reconnect, invalidate every active key."""
+        with self._lock:
+            if self.state is BridgeState.CLOSED:
+                return []
+            reconnect = self._ever_connected
+            self._ever_connected = True
+            self.state = BridgeState.CONNECTED
+            if reconnect:
+                self._reconnects += 1
+        self.reconnect_backoff.reset()
+        if not reconnect:
+            logger.debug("subscribed to Redis channel %s", self.channel)
+            return []
+        keys = self.applier.invalidate_active()
+        logger.info(
+            "reconnected to Redis channel %s; invalidated %d active key(s)", self.channel, len(keys)
+        )
+        return keys
+
+    def lost(self, error: BaseException) -> float:
+        """The connection failed; returns how long to wait before the next attempt."""
+        with self._lock:
+            if self.state is BridgeState.CLOSED:
+                return 0.0
+            was_connected = self.state is BridgeState.CONNECTED
+            first_failure = not self._ever_connected and self.state is BridgeState.IDLE
+            self.state = BridgeState.RECONNECTING
+        if was_connected or first_failure:
+            logger.warning("lost Redis channel %s (%s); reconnecting", self.channel, error)
+        elif not isinstance(error, _CONNECTION_ERRORS):
+            logger.error("the Redis listener of %s failed", self.channel, exc_info=error)
+        return self.reconnect_backoff.next_delay()
+
+    def close(self) -> None:
+        with self._lock:
+            self.state = BridgeState.CLOSED
+
+    def stats(self) -> BridgeStats:
+        remote = self.applier.stats()
+        with self._lock:
+            return BridgeStats(
+                published=self._published,
+                publish_failures=self._publish_failures,
+                dropped=self._dropped,
+                applied=remote.applied,
+                own=remote.own,
+                duplicates=remote.duplicates,
+                malformed=remote.malformed,
+                reconnects=self._reconnects,
+            )
+
+
+def _options(retry: object, connect_timeout: float, health_check_interval: float) -> dict[str, Any]:
+    return {
+        "retry": retry,
+        "socket_connect_timeout": connect_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": health_check_interval,
+    }
+
+
+class _BridgeBase:
+    """The settings and read-only state both bridges share."""
+
+    _core: _BridgeCore
+
+    def _init_core(
+        self,
+        realtime: RealtimeSync,
+        manager: DataRefreshManager,
+        base_url: str,
+        *,
+        url: str | None,
+        channel: str | None,
+        seen_capacity: int,
+        outbox_capacity: int,
+        backoff: float,
+        backoff_max: float,
+        idle_timeout: float,
+    ) -> str:
+        if idle_timeout <= 0:
+            raise ValueError("idle_timeout must be positive")
+        self._idle_timeout = idle_timeout
+        self._core = _BridgeCore(
+            realtime,
+            manager,
+            channel=channel or default_channel(base_url),
+            seen_capacity=seen_capacity,
+            outbox_capacity=outbox_capacity,
+            backoff=backoff,
+            backoff_max=backoff_max,
+        )
+        return _redis_url(url)
+
+    @property
+    def origin(self) -> str:
+        """This bridge's id, carried by every message it publishes."""
+        return self._core.origin
+
+    @property
+    def channel(self) -> str:
+        """The Redis channel the bridge publishes on and listens to."""
+        return self._core.channel
+
+    @property
+    def state(self) -> BridgeState:
+        """Where the listener stands."""
+        return self._core.state
+
+    @property
+    def connected(self) -> bool:
+        """Whether the listener is subscribed right now."""
+        return self._core.state is BridgeState.CONNECTED
+
+    def stats(self) -> BridgeStats:
+        """What the bridge did so far."""
+        return self._core.stats()
+
+
+class RedisBridge(_BridgeBase):
+    """The bridge of a blocking :class:`~gamify_client.GamifyClient`: one listener thread.
+
+    ``url`` falls back to ``GAMIFY_REDIS_URL``; ``channel`` to :func:`default_channel`.
+    Writes are published from the thread that made them (a few hundred microseconds on a
+    local network); received writes are applied on the listener thread, where the cache's
+    subscribers are then called. Start it with :meth:`start` (or ``with``, or
+    ``client.attach_bridge``); :meth:`close` stops it.
+    """
+
+    def __init__(
+        self,
+        client: GamifyClient,
+        *,
+        url: str | None = None,
+        channel: str | None = None,
+        seen_capacity: int = 10_000,
+        outbox_capacity: int = 1_000,
+        backoff: float = 0.05,
+        backoff_max: float = 5.0,
+        connect_timeout: float = 2.0,
+        idle_timeout: float = 1.0,
+        health_check_interval: float = 30.0,
+    ) -> None:
+        self.client = client
+        redis_url = self._init_core(
+            client._realtime,
+            client.refresh_manager,
+            client.base_url,
+            url=url,
+            channel=channel,
+            seen_capacity=seen_capacity,
+            outbox_capacity=outbox_capacity,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            idle_timeout=idle_timeout,
+        )
+        self._connect_timeout = connect_timeout
+        # One quick retry lets a publish pass over a pooled connection that a Redis restart
+        # broke; the listener never retries inside redis-py, so that it sees every reconnect.
+        self._publisher = redis.Redis.from_url(
+            redis_url, **_options(Retry(NoBackoff(), 1), connect_timeout, health_check_interval)
+        )
+        self._subscriber = redis.Redis.from_url(
+            redis_url, **_options(Retry(NoBackoff(), 0), connect_timeout, health_check_interval)
+        )
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._attempted = threading.Event()
+        self._connected = threading.Event()
+        self._publish_lock = threading.Lock()
+        self._pubsub_lock = threading.Lock()
+        self._pubsub: redis.client.PubSub | None = None
+        self._stop_publishing: Callable[[], None] | None = None
+
+    def start(self, timeout: float = 5.0) -> Self:
+        """Start publishing and listening; wait up to ``timeout`` seconds for the first
+        subscription attempt (which may fail: the bridge then keeps trying). Idempotent."""
+        if self._thread is not None:
+            return self
+        if self._closing.is_set():
+            raise RuntimeError("this bridge was closed")
+        self._stop_publishing = self.client._realtime.subscribe(self._on_local_write)
+        self._thread = threading.Thread(
+            target=self._listen, name="gamify-redis-bridge", daemon=True
+        )
+        self._thread.start()
+        self._attempted.wait(timeout)
+        return self
+
+    def wait_connected(self, timeout: float | None = 10.0) -> bool:
+        """Block until the listener is subscribed; False after ``timeout`` seconds."""
+        return self._connected.wait(timeout)
+
+    def close(self) -> None:
+        """Stop listening and publishing and close the connections. Writes still waiting in
+        the outbox are dropped. Idempotent."""
+        self._closing.set()
+        if self._stop_publishing is not None:
+            self._stop_publishing()
+        self._core.close()
+        with self._pubsub_lock:
+            pubsub = self._pubsub
+        if pubsub is not None and pubsub.connection is not None:
+            # Closing the socket wakes the listener out of its blocking read at once.
+            with suppress(Exception):
+                pubsub.connection.disconnect()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._publisher.close()
+        self._subscriber.close()
+
+    def _on_local_write(self, applied: AppliedMutation) -> None:
+        self._core.enqueue(applied)
+        if self._core.state is BridgeState.CONNECTED:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._publish_lock:
+            while (payload := self._core.next_outgoing()) is not None:
+                try:
+                    self._publisher.publish(self._core.channel, payload)
+                except _CONNECTION_ERRORS as err:
+                    self._core.publish_failed(err)
+                    return
+                self._core.published(payload)
+
+    def _listen(self) -> None:
+        while not self._closing.is_set():
+            # redis-py leaves ``pubsub`` unannotated.
+            new_pubsub = cast(Callable[[], redis.client.PubSub], self._subscriber.pubsub)
+            pubsub = new_pubsub()
+            with self._pubsub_lock:
+                self._pubsub = pubsub
+            delay = 0.0
+            try:
+                self._subscribe(pubsub)
+                self._core.subscribed()
+                self._connected.set()
+                self._attempted.set()
+                self._flush()
+                self._receive(pubsub)
+            except Exception as err:
+                self._connected.clear()
+                if not self._closing.is_set():
+                    delay = self._core.lost(err)
+            finally:
+                with self._pubsub_lock:
+                    self._pubsub = None
+                with suppress(Exception):
+                    pubsub.close()
+                self._attempted.set()
+            self._closing.wait(delay)
+
+    def _subscribe(self, pubsub: redis.client.PubSub) -> None:
+        pubsub.subscribe(self._core.channel)
+        timeout = self._connect_timeout
+        while True:
+            reply = pubsub.get_message(timeout=timeout)
+            if reply is None:
+                raise redis.TimeoutError("Redis did not confirm the subscription")
+            if reply["type"] == "subscribe":
+                return
+
+    def _receive(self, pubsub: redis.client.PubSub) -> None:
+        while not self._closing.is_set():
+            message = pubsub.get_message(timeout=self._idle_timeout)
+            if message is None:
+                # Idle: publish what a failed publish left behind.
+                if self._core.next_outgoing() is not None:
+                    self._flush()
+            elif message["type"] == "message":
+                self._core.receive(message["data"])
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncRedisBridge(_BridgeBase):
+    """The bridge of an :class:`~gamify_client.AsyncGamifyClient`: a listener task and a
+    publisher task on the running loop, with ``redis.asyncio``. The same options as
+    :class:`RedisBridge`; received writes are applied on the loop."""
+
+    def __init__(
+        self,
+        client: AsyncGamifyClient,
+        *,
+        url: str | None = None,
+        channel: str | None = None,
+        seen_capacity: int = 10_000,
+        outbox_capacity: int = 1_000,
+        backoff: float = 0.05,
+        backoff_max: float = 5.0,
+        connect_timeout: float = 2.0,
+        idle_timeout: float = 1.0,
+        health_check_interval: float = 30.0,
+    ) -> None:
+        self.client = client
+        redis_url = self._init_core(
+            client._realtime,
+            client.refresh_manager,
+            client.base_url,
+            url=url,
+            channel=channel,
+            seen_capacity=seen_capacity,
+            outbox_capacity=outbox_capacity,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            idle_timeout=idle_timeout,
+        )
+        self._connect_timeout = connect_timeout
+        self._publisher = redis_asyncio.Redis.from_url(
+            redis_url,
+            **_options(AsyncRetry(NoBackoff(), 1), connect_timeout, health_check_interval),
+        )
+        self._subscriber = redis_asyncio.Redis.from_url(
+            redis_url,
+            **_options(AsyncRetry(NoBackoff(), 0), connect_timeout, health_check_interval),
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._attempted = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._outgoing = asyncio.Event()
+        self._stop_publishing: Callable[[], None] | None = None
+        self._closed = False
+
+    async def start(self, timeout: float = 5.0) -> Self:  # noqa: ASYNC109
+        """Start the listener and publisher tasks on the running loop; wait up to
+        ``timeout`` seconds for the first subscription attempt. Idempotent."""
+        if self._tasks:
+            return self
+        if self._closed:
+            raise RuntimeError("this bridge was closed")
+        loop = self._loop = asyncio.get_running_loop()
+        self._stop_publishing = self.client._realtime.subscribe(self._on_local_write)
+        self._tasks = [
+            loop.create_task(self._listen(), name="gamify-redis-bridge"),
+            loop.create_task(self._publish_forever(), name="gamify-redis-publisher"),
+        ]
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._attempted.wait()
+        return self
+
+    async def wait_connected(self, timeout: float | None = 10.0) -> bool:  # noqa: ASYNC109
+        """Wait until the listener is subscribed; False after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Stop both tasks and close the connections. Idempotent."""
+        self._closed = True
+        if self._stop_publishing is not None:
+            self._stop_publishing()
+        self._core.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await self._publisher.aclose()
+        await self._subscriber.aclose()
+
+    aclose = close
+
+    def _on_local_write(self, applied: AppliedMutation) -> None:
+        self._core.enqueue(applied)
+        loop = self._loop
+        if loop is None:
+            return
+        if _running_loop() is loop:
+            self._outgoing.set()
+        else:
+            loop.call_soon_threadsafe(self._outgoing.set)
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await self._outgoing.wait()
+            self._outgoing.clear()
+            while (payload := self._core.next_outgoing()) is not None:
+                try:
+                    await self._publisher.publish(self._core.channel, payload)
+                except _CONNECTION_ERRORS as err:
+                    self._core.publish_failed(err)
+                    await asyncio.sleep(self._core.publish_backoff.next_delay())
+                    self._outgoing.set()
+                    break
+                self._core.published(payload)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._subscriber.pubsub()
+            delay = 0.0
+            try:
+                await self._subscribe(pubsub)
+                self._core.subscribed()
+                self._connected.set()
+                self._attempted.set()
+                self._outgoing.set()
+                await self._receive(pubsub)
+            except Exception as err:
+                self._connected.clear()
+                delay = self._core.lost(err)
+            finally:
+                close_pubsub = cast(Callable[[], Awaitable[None]], pubsub.aclose)
+                with suppress(Exception):
+                    await close_pubsub()
+                self._attempted.set()
+            await asyncio.sleep(delay)
+
+    async def _subscribe(self, pubsub: redis_asyncio.client.PubSub) -> None:
+        await pubsub.subscribe(self._core.channel)
+        async with asyncio.timeout(self._connect_timeout):
+            while True:
+                reply = await pubsub.get_message(timeout=self._connect_timeout)
+                if reply is not None and reply["type"] == "subscribe":
+                    return
+
+    async def _receive(self, pubsub: redis_asyncio.client.PubSub) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=self._idle_timeout)
+            if message is not None and message["type"] == "message":
+                self._core.receive(message["data"])
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

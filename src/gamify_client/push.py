@@ -1,0 +1,521 @@
+"""Server push: the client side of ``GET /api/events`` (Server-Sent Events).
+
+``client.listen()`` opens the backend's event stream and applies every write it announces as
+the Redis bridge does (the same patches, invalidations and event; never twice; never the
+client's own writes, which it tags with an ``X-Gamify-Origin`` header). When the stream breaks
+it reconnects with backoff and resumes with ``Last-Event-ID``, so nothing is missed while the
+backend still holds the events; when it does not, the backend sends a ``reset`` and every active
+key is invalidated. A backend without the route (the real service answers 404) leaves the
+client polling: the listener logs it once, stops, and its :attr:`~PushListener.mode` says
+``"polling"``. Needs the ``push`` extra (``httpx-sse``).
+
+>>> listener = client.listen()
+>>> listener.mode
+'push'
+>>> listener.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from contextlib import suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import httpx
+import httpx_sse
+
+from ._core import BaseClient
+from ._logging import logger
+from ._parsing import status_error
+from .bridges._messages import EVENTS_PATH, ORIGIN_HEADER, new_message_id
+from .bridges._remote import Backoff, RemoteApplier
+from .errors import APIStatusError
+from .realtime import RealtimeSync
+
+if TYPE_CHECKING:
+    from .client import AsyncGamifyClient, GamifyClient
+
+__all__ = [
+    "EVENTS_PATH",
+    "AsyncPushListener",
+    "ListenMode",
+    "PushListener",
+    "PushStats",
+]
+
+_RESET_EVENT = "reset"
+# What a broken or refused stream raises; anything else is a bug, logged with its traceback.
+_STREAM_ERRORS = (httpx.HTTPError, httpx_sse.SSEError, OSError, ValueError)
+_AUTH_STATUSES = frozenset({401, 403})
+
+
+class ListenMode(StrEnum):
+    """How a client learns about other clients' writes."""
+
+    PUSH = "push"
+    """From the backend's event stream."""
+    POLLING = "polling"
+    """The backend has no event stream: live queries refresh on their intervals."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushStats:
+    """What a listener did so far: connections (``reconnects``: after the first), events
+    applied, skipped as its own or as already seen, malformed, and resets received."""
+
+    connects: int
+    reconnects: int
+    applied: int
+    own: int
+    duplicates: int
+    malformed: int
+    resets: int
+
+
+class _Verdict(StrEnum):
+    STREAM = "stream"
+    NO_PUSH = "no_push"
+    AUTH_FAILED = "auth_failed"
+    RETRY = "retry"
+
+
+class _PushCore:
+    """What both listeners decide, without I/O: the request, what an answer means, what
+    each event does, and how long to wait before reconnecting."""
+
+    def __init__(
+        self,
+        client: BaseClient,
+        realtime: RealtimeSync,
+        *,
+        path: str,
+        backoff: float,
+        backoff_max: float,
+        seen_capacity: int,
+    ) -> None:
+        self._client = client
+        self.url = client.base_url + path
+        self.applier = RemoteApplier(
+            realtime,
+            client.refresh_manager,
+            origin=new_message_id(),
+            where=f"the event stream {self.url}",
+            seen_capacity=seen_capacity,
+        )
+        self.backoff = Backoff(backoff, backoff_max)
+        self.mode = ListenMode.PUSH
+        self.connected = False
+        self.last_event_id: str | None = None
+        self._lock = threading.Lock()
+        self._connects = 0
+        self._resets = 0
+
+    @property
+    def origin(self) -> str:
+        return self.applier.origin
+
+    def tag_writes(self, tag: bool) -> None:
+        """Send (or stop sending) the origin header with every request of the client."""
+        config = self._client.config
+        headers = {k: v for k, v in config.default_headers.items() if k != ORIGIN_HEADER}
+        if tag:
+            headers[ORIGIN_HEADER] = self.origin
+        self._client._apply_config(config.replace(default_headers=headers))
+
+    @property
+    def connect_timeout(self) -> float:
+        """How long a first answer may take: the client's timeout."""
+        return self._client.config.timeout
+
+    def request_headers(self) -> dict[str, str]:
+        headers = dict(self._client._auth_headers)
+        if self.last_event_id:
+            headers["Last-Event-ID"] = self.last_event_id
+        return headers
+
+    def judge(self, response: httpx.Response) -> _Verdict:
+        """What the answer to a connection attempt means."""
+        media_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if response.status_code == 200 and media_type == "text/event-stream":
+            with self._lock:
+                self._connects += 1
+                self.connected = True
+            logger.debug("event stream %s open (Last-Event-ID %s)", self.url, self.last_event_id)
+            return _Verdict.STREAM
+        if response.status_code in (200, 404, 405):
+            self.mode = ListenMode.POLLING
+            logger.warning(
+                "%s has no event stream (HTTP %d, %s); live queries keep polling",
+                self.url,
+                response.status_code,
+                media_type or "no content type",
+            )
+            return _Verdict.NO_PUSH
+        if response.status_code in _AUTH_STATUSES:
+            return _Verdict.AUTH_FAILED
+        logger.info("the event stream %s answered HTTP %d", self.url, response.status_code)
+        return _Verdict.RETRY
+
+    def handle(self, event: httpx_sse.ServerSentEvent) -> None:
+        """Apply one event; nothing it does stops the listener."""
+        if event.id:
+            self.last_event_id = event.id
+        self.backoff.reset()
+        try:
+            if event.event == _RESET_EVENT:
+                with self._lock:
+                    self._resets += 1
+                keys = self.applier.invalidate_active()
+                logger.info("the event stream was reset; invalidated %d active key(s)", len(keys))
+            elif event.data:
+                self.applier.apply_raw(event.data)
+        except Exception:
+            logger.exception("applying an event from %s failed", self.url)
+
+    def ended(self, error: BaseException | None) -> float:
+        """The stream ended (or never opened); returns the wait before reconnecting."""
+        was_connected, self.connected = self.connected, False
+        if error is None:
+            logger.info("the event stream %s ended; reconnecting", self.url)
+        elif was_connected:
+            logger.warning("lost the event stream %s (%s); reconnecting", self.url, error)
+        else:
+            logger.debug("connecting to the event stream %s failed: %s", self.url, error)
+        return self.backoff.next_delay()
+
+    def auth_failed(self, error: APIStatusError) -> float:
+        logger.error("the event stream %s refused the token: %s", self.url, error)
+        return self.ended(error)
+
+    def stats(self) -> PushStats:
+        remote = self.applier.stats()
+        with self._lock:
+            return PushStats(
+                connects=self._connects,
+                reconnects=max(0, self._connects - 1),
+                applied=remote.applied,
+                own=remote.own,
+                duplicates=remote.duplicates,
+                malformed=remote.malformed,
+                resets=self._resets,
+            )
+
+
+class _ListenerBase:
+    """The read-only state both listeners share."""
+
+    _core: _PushCore
+
+    @property
+    def mode(self) -> ListenMode:
+        """``"push"`` while the listener runs, ``"polling"`` once the backend proved to have
+        no event stream."""
+        return self._core.mode
+
+    @property
+    def connected(self) -> bool:
+        """Whether the stream is open right now."""
+        return self._core.connected
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event received: where a reconnect resumes."""
+        return self._core.last_event_id
+
+    @property
+    def origin(self) -> str:
+        """The id this listener's client tags its writes with."""
+        return self._core.origin
+
+    def stats(self) -> PushStats:
+        """What the listener did so far."""
+        return self._core.stats()
+
+
+class PushListener(_ListenerBase):
+    """The listener of a blocking :class:`~gamify_client.GamifyClient`: one thread reads
+    the stream and applies its events (the cache's subscribers are called there).
+
+    ``http_client`` is the ``httpx.Client`` to stream with (by default its own, with the
+    client's timeout for connecting and ``read_timeout`` between two reads: the backend
+    sends a comment line every 15 s). Reconnects wait ``backoff`` seconds, doubling up to
+    ``backoff_max``.
+    """
+
+    def __init__(
+        self,
+        client: GamifyClient,
+        *,
+        path: str = EVENTS_PATH,
+        http_client: httpx.Client | None = None,
+        backoff: float = 0.1,
+        backoff_max: float = 10.0,
+        read_timeout: float = 60.0,
+        seen_capacity: int = 10_000,
+    ) -> None:
+        self._core = _PushCore(
+            client,
+            client._realtime,
+            path=path,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            seen_capacity=seen_capacity,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=httpx.Timeout(client.config.timeout, read=read_timeout)
+        )
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._answered = threading.Event()
+        self._connected = threading.Event()
+        self._auth_error: APIStatusError | None = None
+        self._response: httpx.Response | None = None
+        self._response_lock = threading.Lock()
+
+    def start(self, timeout: float | None = None) -> Self:
+        """Start the thread and wait for the backend's first answer (up to ``timeout``
+        seconds, by default the client's timeout). Raises the typed error when the backend
+        refuses the token (401, 403). Idempotent."""
+        if self._thread is not None:
+            return self
+        if self._closing.is_set():
+            raise RuntimeError("this listener was closed")
+        self._core.tag_writes(True)
+        self._thread = threading.Thread(target=self._run, name="gamify-push", daemon=True)
+        self._thread.start()
+        self._answered.wait(self._core.connect_timeout if timeout is None else timeout)
+        if self._auth_error is not None:
+            error = self._auth_error
+            self.close()
+            raise error
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closing.is_set()
+
+    def wait_connected(self, timeout: float | None = 10.0) -> bool:
+        """Block until the stream is open; False after ``timeout`` seconds."""
+        return self._connected.wait(timeout)
+
+    def close(self) -> None:
+        """Stop listening; the client stops tagging its writes. Idempotent."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        with self._response_lock:
+            response = self._response
+        if response is not None:
+            _interrupt(response)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._owns_http:
+            self._http.close()
+        self._core.tag_writes(False)
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            delay = self._connect_once()
+            self._connected.clear()
+            self._answered.set()
+            if delay is None:
+                return
+            self._closing.wait(delay)
+
+    def _connect_once(self) -> float | None:
+        """One connection: the wait before the next, or None to stop."""
+        core = self._core
+        try:
+            with httpx_sse.connect_sse(
+                self._http, "GET", core.url, headers=core.request_headers()
+            ) as source:
+                response = source.response
+                verdict = core.judge(response)
+                if verdict is _Verdict.NO_PUSH:
+                    return None
+                if verdict is _Verdict.AUTH_FAILED:
+                    response.read()
+                    self._auth_error = status_error(response)
+                    return core.auth_failed(self._auth_error)
+                if verdict is _Verdict.RETRY:
+                    return core.ended(None)
+                with self._response_lock:
+                    # close() reads the response under this lock after flagging: either it
+                    # interrupts this read, or this thread sees the flag.
+                    if self._closing.is_set():
+                        return None
+                    self._response = response
+                self._connected.set()
+                self._answered.set()
+                for event in source.iter_sse():
+                    core.handle(event)
+            return None if self._closing.is_set() else core.ended(None)
+        except _STREAM_ERRORS as err:
+            return None if self._closing.is_set() else core.ended(err)
+        except Exception as err:
+            logger.exception("the listener of %s failed; it reconnects", core.url)
+            return None if self._closing.is_set() else core.ended(err)
+        finally:
+            with self._response_lock:
+                self._response = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _interrupt(response: httpx.Response) -> None:
+    """Wake the thread blocked reading ``response``: shut its socket down (closing it alone
+    does not wake a blocked read), or close the response where there is no socket."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return
+    with suppress(Exception):
+        response.close()
+
+
+class AsyncPushListener(_ListenerBase):
+    """The listener of an :class:`~gamify_client.AsyncGamifyClient`: a task on the running
+    loop, where the events are applied. The same options as :class:`PushListener`."""
+
+    def __init__(
+        self,
+        client: AsyncGamifyClient,
+        *,
+        path: str = EVENTS_PATH,
+        http_client: httpx.AsyncClient | None = None,
+        backoff: float = 0.1,
+        backoff_max: float = 10.0,
+        read_timeout: float = 60.0,
+        seen_capacity: int = 10_000,
+    ) -> None:
+        self._core = _PushCore(
+            client,
+            client._realtime,
+            path=path,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            seen_capacity=seen_capacity,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(client.config.timeout, read=read_timeout)
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._auth_error: APIStatusError | None = None
+        self._closed = False
+
+    async def start(self, timeout: float | None = None) -> Self:  # noqa: ASYNC109
+        """Start the task and wait for the backend's first answer (up to ``timeout``
+        seconds, by default the client's timeout). Raises the typed error when the backend
+        refuses the token (401, 403). Idempotent."""
+        if self._task is not None:
+            return self
+        if self._closed:
+            raise RuntimeError("this listener was closed")
+        self._core.tag_writes(True)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="gamify-push")
+        wait = self._core.connect_timeout if timeout is None else timeout
+        with suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._answered.wait()
+        if self._auth_error is not None:
+            error = self._auth_error
+            await self.close()
+            raise error
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    async def wait_connected(self, timeout: float | None = 10.0) -> bool:  # noqa: ASYNC109
+        """Wait until the stream is open; False after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Stop listening; the client stops tagging its writes. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        if self._owns_http:
+            await self._http.aclose()
+        self._core.tag_writes(False)
+
+    aclose = close
+
+    async def _run(self) -> None:
+        while True:
+            delay = await self._connect_once()
+            self._connected.clear()
+            self._answered.set()
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self) -> float | None:
+        core = self._core
+        try:
+            async with httpx_sse.aconnect_sse(
+                self._http, "GET", core.url, headers=core.request_headers()
+            ) as source:
+                response = source.response
+                verdict = core.judge(response)
+                if verdict is _Verdict.NO_PUSH:
+                    return None
+                if verdict is _Verdict.AUTH_FAILED:
+                    await response.aread()
+                    self._auth_error = status_error(response)
+                    return core.auth_failed(self._auth_error)
+                if verdict is _Verdict.RETRY:
+                    return core.ended(None)
+                self._connected.set()
+                self._answered.set()
+                async for event in source.aiter_sse():
+                    core.handle(event)
+            return core.ended(None)
+        except _STREAM_ERRORS as err:
+            return core.ended(err)
+        except Exception as err:
+            logger.exception("the listener of %s failed; it reconnects", core.url)
+            return core.ended(err)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,437 @@
+"""Server push: the backend's ``GET /api/events`` (testing/_events_stream.py) and the client
+that applies it (push.py): each write reaches the other clients once, a dropped stream resumes
+from ``Last-Event-ID`` without missing anything, and a backend without the route leaves the
+client polling."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import httpx_sse
+import pytest
+
+from gamify_client import (
+    AsyncGamifyClient,
+    AuthenticationError,
+    CacheKey,
+    ClientConfig,
+    Event,
+    GamifyClient,
+    PermissionDeniedError,
+)
+from gamify_client.bridges._messages import ORIGIN_HEADER
+from gamify_client.keys import Key, format_key
+from gamify_client.push import ListenMode, PushListener
+from gamify_client.realtime import AppliedMutation
+from gamify_client.testing import GamifyBackend
+from gamify_client.testing._events_stream import RESET_EVENT
+from gamify_client.testing._seed import DemoData
+
+from ._multiprocess import dashboard_workers, wait_until, wait_until_async
+
+NO_ROUTE_PAGE = b"<!DOCTYPE html><html><body><pre>Cannot GET /api/events</pre></body></html>"
+
+
+@pytest.fixture
+def backend() -> Iterator[GamifyBackend]:
+    with GamifyBackend() as backend:
+        yield backend
+
+
+@pytest.fixture
+def seed(backend: GamifyBackend) -> DemoData:
+    return backend.seed_demo()
+
+
+@pytest.fixture
+def base_url(backend: GamifyBackend, seed: DemoData) -> Iterator[str]:
+    with backend.serve() as url:
+        yield url
+
+
+class Peer:
+    """One client with its own cache and events, as another process would hold it."""
+
+    def __init__(self, backend: GamifyBackend, config: ClientConfig, user_id: str) -> None:
+        self.client = GamifyClient(config=config.replace(token=backend.token_for(user_id)))
+        self.events: list[tuple[str, Any]] = []
+        self.client.events.subscribe_all(
+            lambda event, payload: self.events.append((event, payload))
+        )
+        self.local: list[AppliedMutation] = []
+        self.client._realtime.subscribe(self.local.append)
+
+    def completed(self) -> list[str]:
+        return [payload.task_id for event, payload in self.events if event == Event.TASK_COMPLETED]
+
+    def submit(self, task_id: str, user_id: str) -> None:
+        self.client.tasks.submit(task_id, user_id=user_id, submission_type="Text Entry", value="x")
+
+
+@pytest.fixture
+def peers(backend: GamifyBackend, base_url: str, config: ClientConfig) -> Iterator[Any]:
+    made: list[Peer] = []
+
+    def make(user_id: str) -> Peer:
+        peer = Peer(backend, config.replace(base_url=base_url), user_id)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.client._close_links()
+        peer.client.close()
+
+
+def auth(backend: GamifyBackend, user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {backend.token_for(user_id)}"}
+
+
+# The route
+
+
+def test_the_event_stream_checks_the_token_like_other_protected_routes(
+    backend: GamifyBackend, seed: DemoData, base_url: str
+) -> None:
+    url = f"{base_url}/api/events"
+    with httpx.Client(timeout=5) as http:
+        assert http.get(url).status_code == 401
+        assert http.get(url, headers={"Authorization": "Bearer nope"}).status_code == 403
+        cookie = {"Cookie": f"authToken={backend.token_for(seed.users[0].id)}"}
+        with http.stream("GET", url, headers=cookie) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+
+
+def test_each_write_is_one_event_with_increasing_ids_keys_and_real_time_data(
+    backend: GamifyBackend, seed: DemoData, base_url: str, peers: Any
+) -> None:
+    user = seed.users[0].id
+    writer = peers(user)
+    with (
+        httpx.Client(timeout=5) as http,
+        httpx_sse.connect_sse(
+            http, "GET", f"{base_url}/api/events", headers=auth(backend, user)
+        ) as source,
+    ):
+        events = (event for event in source.iter_sse() if event.data)
+        writer.submit(seed.task_ids[0], user)
+        writer.submit(seed.task_ids[1], user)
+        first, second = next(events), next(events)
+
+    assert [first.event, second.event] == ["taskCompleted", "taskCompleted"]
+    numbers = [int(event.id.rpartition("-")[2]) for event in (first, second)]
+    assert numbers[1] == numbers[0] + 1
+    data = first.json()
+    applied = writer.local[0]
+    assert data["mutation"] == "tasks.submit"
+    assert data["request"] == {"task_id": seed.task_ids[0], "user_id": user}
+    assert data["keys"] == [format_key(key) for key in applied.keys]
+    assert data["realTimeData"] == applied.result.body["realTimeData"]
+    assert data["id"] == first.id
+
+
+def test_last_event_id_replays_what_was_missed_and_a_lost_one_gets_a_reset(
+    config: ClientConfig,
+) -> None:
+    with GamifyBackend(event_history=3) as backend:
+        data = backend.seed_demo()
+        user = data.users[0].id
+        start = backend.event_stream.last_event_id
+        with (
+            backend.serve() as url,
+            GamifyClient(config=config.replace(base_url=url)) as writer,
+            httpx.Client(timeout=5) as http,
+        ):
+            writer.tasks.submit(data.task_ids[0], user_id=user, submission_type="Link", value="x")
+
+            def first_event(last_event_id: str) -> httpx_sse.ServerSentEvent:
+                headers = {**auth(backend, user), "Last-Event-ID": last_event_id}
+                with httpx_sse.connect_sse(
+                    http, "GET", f"{url}/api/events", headers=headers
+                ) as source:
+                    return next(event for event in source.iter_sse() if event.data)
+
+            replayed = first_event(start)
+            assert replayed.event == "taskCompleted"
+            assert replayed.json()["request"]["task_id"] == data.task_ids[0]
+            for task_id in data.task_ids[1:]:
+                writer.tasks.submit(task_id, user_id=user, submission_type="Link", value="x")
+            assert first_event(start).event == RESET_EVENT
+            assert first_event("another-run-7").event == RESET_EVENT
+            stats = backend.event_stream.stats()
+    assert stats.resumed == 3
+    assert stats.resets == 2
+
+
+def test_in_process_the_route_answers_the_backlog_and_ends(
+    backend: GamifyBackend, seed: DemoData, config: ClientConfig
+) -> None:
+    user = seed.users[0].id
+    start = backend.event_stream.last_event_id
+    with httpx.Client(transport=backend.transport(), base_url="http://gamify.test") as http:
+        http.post(
+            f"/api/task/{seed.task_ids[0]}/submit",
+            json={"userId": user, "submissionType": "Link", "value": "x"},
+            headers={ORIGIN_HEADER: "writer-1"},
+        )
+        assert http.get("/api/events").status_code == 401
+        response = http.get("/api/events", headers={**auth(backend, user), "Last-Event-ID": start})
+
+    frames = [frame for frame in response.text.split("\n\n") if frame.startswith("id:")]
+    assert len(frames) == 1
+    data = json.loads(frames[0].split("data: ", 1)[1])
+    assert data["mutation"] == "tasks.submit"
+    assert data["origin"] == "writer-1"
+
+
+def test_open_streams_do_not_block_other_requests(
+    backend: GamifyBackend, seed: DemoData, base_url: str, peers: Any
+) -> None:
+    listeners = [peers(seed.users[index].id).client.listen() for index in range(3)]
+    assert all(listener.wait_connected(5) for listener in listeners)
+    with GamifyClient(config=ClientConfig(base_url=base_url, timeout=5, max_retries=0)) as other:
+        assert len(other.tasks.list()) == len(seed.task_ids)
+    assert backend.event_stream.stats().open_streams == 3
+
+
+# The listener
+
+
+def test_listen_applies_another_clients_write_with_the_same_keys_and_event(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    user = seed.users[0].id
+    writer, reader = peers(seed.admin.id), peers(user)
+    key = (CacheKey.DASHBOARD, user)
+    reader.client.refresh_manager.refresh(key, reader.client.progress.dashboard)
+    invalidated: list[Key] = []
+    reader.client.refresh_manager.on_invalidate(invalidated.append)
+    listener = reader.client.listen()
+    assert listener.mode is ListenMode.PUSH and listener.connected
+
+    writer.submit(seed.task_ids[0], user)
+    [applied] = writer.local
+
+    wait_until(lambda: reader.completed() == [seed.task_ids[0]], what="the pushed write")
+    cached = reader.client.refresh_manager.peek(key)
+    assert cached is not None
+    assert cached.data.overall_stats.user_total_xp == applied.result.real_time.new_total_xp
+    assert invalidated == [key]
+    assert reader.events == [e for e in writer.events if e[0] == Event.TASK_COMPLETED]
+    assert listener.stats().applied == 1
+    assert listener.last_event_id == backend.event_stream.last_event_id
+
+
+def test_a_listening_client_skips_the_streams_copy_of_its_own_writes(
+    seed: DemoData, peers: Any
+) -> None:
+    user = seed.users[0].id
+    writer = peers(user)
+    listener = writer.client.listen()
+    assert writer.client.config.default_headers[ORIGIN_HEADER] == listener.origin
+
+    writer.submit(seed.task_ids[0], user)
+
+    wait_until(lambda: listener.stats().own == 1, what="the stream's copy")
+    assert listener.stats().applied == 0
+    assert writer.completed() == [seed.task_ids[0]]
+    listener.close()
+    assert ORIGIN_HEADER not in writer.client.config.default_headers
+
+
+def test_listen_returns_the_running_listener_until_it_is_closed(seed: DemoData, peers: Any) -> None:
+    client = peers(seed.users[0].id).client
+    first = client.listen()
+    assert client.listen() is first
+    first.close()
+    second = client.listen()
+    assert second is not first
+    second.close()
+
+
+def test_a_dropped_stream_resumes_from_last_event_id_and_misses_nothing(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    user = seed.users[0].id
+    writer, reader = peers(seed.admin.id), peers(user)
+    listener = reader.client.listen()
+    writer.submit(seed.task_ids[0], user)
+    wait_until(lambda: len(reader.completed()) == 1, what="the first write")
+    # The stream breaks, and attempts to reopen it fail until the writes are done.
+    refusals = backend.faults.add(503, route="/api/events", times=None)
+
+    assert backend.event_stream.drop_connections() == 1
+    wait_until(lambda: refusals.hits >= 1, what="a failed reconnect")
+    for task_id in seed.task_ids[1:]:
+        writer.submit(task_id, user)
+    backend.faults.clear()
+
+    wait_until(lambda: len(reader.completed()) == len(seed.task_ids), what="every write")
+    assert reader.completed() == list(seed.task_ids)
+    stats = listener.stats()
+    assert stats.reconnects == 1 and stats.duplicates == 0 and stats.resets == 0
+    server = backend.event_stream.stats()
+    assert server.resumed == 1
+    assert server.replayed == len(seed.task_ids) - 1
+
+
+def test_a_reset_invalidates_every_active_key(config: ClientConfig) -> None:
+    with GamifyBackend(event_history=1) as backend:
+        data = backend.seed_demo()
+        user = data.users[0].id
+        with backend.serve() as url:
+            reader = GamifyClient(
+                config=config.replace(base_url=url, token=backend.token_for(user))
+            )
+            writer = GamifyClient(config=config.replace(base_url=url))
+            with reader, writer:
+                query = reader.use_dashboard_data(refetch_interval=3600)
+                query.wait_for(timeout=5)
+                listener = reader.listen()
+                refusals = backend.faults.add(503, route="/api/events", times=None)
+                backend.event_stream.drop_connections()
+                wait_until(lambda: refusals.hits >= 1, what="a failed reconnect")
+                for task_id in data.task_ids[:2]:
+                    result = writer.tasks.submit(
+                        task_id, user_id=user, submission_type="Link", value="x"
+                    )
+                backend.faults.clear()
+                assert result.real_time is not None
+                total_xp = result.real_time.new_total_xp
+
+                wait_until(lambda: listener.stats().resets == 1, what="the reset")
+                query.wait_for(lambda q: q.data.overall_stats.user_total_xp == total_xp, timeout=5)
+                assert listener.stats().applied == 0
+                listener.close()
+
+
+def test_without_a_push_route_listen_falls_back_to_polling_and_says_so_once(
+    backend: GamifyBackend,
+    seed: DemoData,
+    peers: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend.faults.add(404, route="/api/events", times=None, body=NO_ROUTE_PAGE)
+    client = peers(seed.users[0].id).client
+
+    with caplog.at_level(logging.WARNING, logger="gamify_client"):
+        listener = client.listen()
+
+    assert listener.mode is ListenMode.POLLING
+    assert not listener.connected
+    assert caplog.text.count("has no event stream") == 1
+    assert backend.requests.count("GET", "/api/events") == 1
+    assert client.listen() is listener
+
+
+def test_listen_raises_the_typed_error_when_the_token_is_refused(
+    seed: DemoData, base_url: str, config: ClientConfig
+) -> None:
+    with GamifyClient(config=config.replace(base_url=base_url)) as anonymous:
+        with pytest.raises(AuthenticationError):
+            anonymous.listen()
+        anonymous.token = "not-a-token"
+        with pytest.raises(PermissionDeniedError):
+            anonymous.listen()
+
+
+def test_close_ends_the_listener_thread(seed: DemoData, peers: Any) -> None:
+    listener = peers(seed.users[0].id).client.listen()
+    thread = listener._thread
+    assert isinstance(listener, PushListener) and thread is not None and thread.is_alive()
+    listener.close()
+    listener.close()
+    assert not thread.is_alive() and listener.closed
+
+
+def test_closing_the_clients_links_closes_its_listener(seed: DemoData, peers: Any) -> None:
+    client = peers(seed.users[0].id).client
+    listener = client.listen()
+    client._close_links()
+    assert listener.closed
+    assert ORIGIN_HEADER not in client.config.default_headers
+
+
+# The asyncio listener
+
+
+async def test_an_async_listener_applies_writes_and_resumes_after_a_drop(
+    backend: GamifyBackend, seed: DemoData, base_url: str, config: ClientConfig
+) -> None:
+    user = seed.users[0].id
+    async with (
+        AsyncGamifyClient(
+            config=config.replace(base_url=base_url, token=backend.token_for(user))
+        ) as reader,
+        AsyncGamifyClient(config=config.replace(base_url=base_url)) as writer,
+    ):
+        completed: list[str] = []
+        reader.events.subscribe(Event.TASK_COMPLETED, lambda p: completed.append(p.task_id))
+        key = (CacheKey.DASHBOARD, user)
+        await reader.refresh_manager.refresh_async(key, reader.progress.dashboard)
+        listener = await reader.listen()
+        assert listener.mode is ListenMode.PUSH
+
+        async def submit(task_id: str) -> int | None:
+            result = await writer.tasks.submit(
+                task_id, user_id=user, submission_type="Link", value="x"
+            )
+            assert result.real_time is not None
+            return result.real_time.new_total_xp
+
+        await submit(seed.task_ids[0])
+        await wait_until_async(lambda: completed == [seed.task_ids[0]], what="the first write")
+        backend.faults.add(503, route="/api/events", times=1)
+        backend.event_stream.drop_connections()
+        total_xp = await submit(seed.task_ids[1])
+
+        await wait_until_async(lambda: completed == list(seed.task_ids[:2]), what="the resume")
+        cached = reader.refresh_manager.peek(key)
+        assert cached is not None and cached.data.overall_stats.user_total_xp == total_xp
+        assert listener.stats().reconnects == 1
+        await listener.close()
+        assert listener.closed
+
+
+async def test_an_async_client_falls_back_to_polling_and_refuses_bad_tokens(
+    backend: GamifyBackend, seed: DemoData, base_url: str, config: ClientConfig
+) -> None:
+    async with AsyncGamifyClient(config=config.replace(base_url=base_url)) as client:
+        with pytest.raises(AuthenticationError):
+            await client.listen()
+        client.token = backend.token_for(seed.users[0].id)
+        backend.faults.add(404, route="/api/events", body=NO_ROUTE_PAGE)
+        listener = await client.listen()
+        assert listener.mode is ListenMode.POLLING
+        await listener.close()
+
+
+# Separate processes
+
+
+@pytest.mark.parametrize("count", [2, 5])
+def test_a_submit_in_one_process_reaches_every_other_through_push(
+    count: int, backend: GamifyBackend, seed: DemoData, base_url: str
+) -> None:
+    user = seed.users[0].id
+    with dashboard_workers(
+        count, base_url=base_url, token=backend.token_for(user), user_id=user, link="push"
+    ) as workers:
+        workers.commands[workers.names[0]].put(("submit", seed.task_ids[0]))
+
+        def everyone_updated(got: list[tuple[str, str, Any]]) -> bool:
+            updated = {name for name, xp in workers.of_kind("dashboard") if xp == 100}
+            return updated == set(workers.names)
+
+        workers.expect(everyone_updated, "every dashboard to show the new XP")
+        stats = workers.stop()
+
+    events = workers.of_kind("event")
+    assert sorted(name for name, _ in events) == sorted(workers.names)
+    assert stats[workers.names[0]]["applied"] == 0
+    assert all(stats[name] == {"applied": 1, "duplicates": 0} for name in workers.names[1:])
