@@ -17,9 +17,11 @@ from tenacity import AsyncRetrying, Retrying
 
 from ._core import BaseClient, Call, connection_error, mark_retries
 from ._logging import log_request, log_response
+from .bridges import AsyncBridgeMixin, BridgeMixin
 from .config import ClientConfig
 from .errors import GamifyError
 from .events import EventManager
+from .hooks import AsyncQueriesMixin, QueriesMixin
 from .models import Designation, LoginResult, RegisterResult
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
@@ -36,20 +38,22 @@ from .resources import (
     Users,
 )
 from .resources.users import login_user, register_user
-from .timers import Scheduler
+from .timers import AsyncScheduler, Scheduler
 
 __all__ = ["AsyncGamifyClient", "GamifyClient"]
 
 T = TypeVar("T")
 
 
-class GamifyClient(BaseClient):
+class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
     """A blocking client for the Gamify backend.
 
     Every argument falls back to its ``GAMIFY_*`` environment variable, then to the default
     (``http://localhost:3001``, no token, 10 s timeout, 2 retries). Pass ``http_client`` to
     use your own ``httpx.Client`` (it is then yours to close), and ``refresh_manager`` /
-    ``events`` to share one cache and one event bus between several clients.
+    ``events`` to share one cache and one event bus between several clients. ``scheduler``
+    runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
+    lets a test drive them; the default cache then uses its clock too).
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -68,6 +72,7 @@ class GamifyClient(BaseClient):
         config: ClientConfig | None = None,
         refresh_manager: DataRefreshManager | None = None,
         events: EventManager | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         settings = (config or ClientConfig.from_env()).replace(
             base_url=base_url,
@@ -76,11 +81,16 @@ class GamifyClient(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
         )
+        self._owns_scheduler = scheduler is None
+        self.scheduler = scheduler or Scheduler()
+        if refresh_manager is None and scheduler is not None:
+            refresh_manager = DataRefreshManager(
+                ttl=settings.cache_ttl, gc_time=settings.gc_time, clock=scheduler.clock
+            )
         super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=settings.timeout)
         self._sleep: Callable[[float], None] = time.sleep
-        self.scheduler = Scheduler()
         self._realtime = RealtimeSync(
             self.refresh_manager, self.events, settings, self.scheduler.call_later
         )
@@ -89,6 +99,7 @@ class GamifyClient(BaseClient):
         self.batches = Batches(self)
         self.progress = Progress(self)
         self.users = Users(self)
+        self._init_queries(self._request)
 
     def login(
         self,
@@ -171,9 +182,12 @@ class GamifyClient(BaseClient):
         return self._check(response)
 
     def close(self) -> None:
-        """Stop the client's timers and close the connection pool (unless it was passed in
-        as ``http_client``)."""
-        self.scheduler.close()
+        """Close the client's bridges, push listeners and queries, stop its timers and close
+        the connection pool (unless it was passed in as ``http_client``)."""
+        self._close_links()
+        self._close_queries()
+        if self._owns_scheduler:
+            self.scheduler.close()
         if self._owns_http:
             self._http.close()
 
@@ -194,8 +208,12 @@ def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHand
     return asyncio.get_running_loop().call_later(delay, callback)
 
 
-class AsyncGamifyClient(BaseClient):
+class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
     """The asyncio client: the same names as :class:`GamifyClient`, awaited.
+
+    ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
+    ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
+    uses its clock too).
 
     >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
     ...     await client.login(email="admin@example.com", password="secret")
@@ -214,6 +232,7 @@ class AsyncGamifyClient(BaseClient):
         config: ClientConfig | None = None,
         refresh_manager: DataRefreshManager | None = None,
         events: EventManager | None = None,
+        scheduler: AsyncScheduler | None = None,
     ) -> None:
         settings = (config or ClientConfig.from_env()).replace(
             base_url=base_url,
@@ -222,6 +241,12 @@ class AsyncGamifyClient(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
         )
+        self._owns_scheduler = scheduler is None
+        self.scheduler = scheduler or AsyncScheduler()
+        if refresh_manager is None and scheduler is not None:
+            refresh_manager = DataRefreshManager(
+                ttl=settings.cache_ttl, gc_time=settings.gc_time, clock=scheduler.clock
+            )
         super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
@@ -232,6 +257,7 @@ class AsyncGamifyClient(BaseClient):
         self.batches = AsyncBatches(self)
         self.progress = AsyncProgress(self)
         self.users = AsyncUsers(self)
+        self._init_queries(self._request)
 
     async def login(
         self,
@@ -314,7 +340,12 @@ class AsyncGamifyClient(BaseClient):
         return self._check(response)
 
     async def close(self) -> None:
-        """Close the connection pool (unless it was passed in as ``http_client``)."""
+        """Close the client's bridges, push listeners and queries, stop its timers and close
+        the connection pool (unless it was passed in as ``http_client``)."""
+        await self._close_links()
+        self._close_queries()
+        if self._owns_scheduler:
+            self.scheduler.close()
         if self._owns_http:
             await self._http.aclose()
 
