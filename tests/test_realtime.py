@@ -315,3 +315,24 @@ async def test_async_invalidation_waits_on_the_loop(config: ClientConfig) -> Non
         assert not invalidated.is_set()
         await asyncio.wait_for(invalidated.wait(), timeout=5)
     backend.close()
+
+
+def test_a_live_query_shows_the_patch_at_once_and_the_refetch_follows(world: World) -> None:
+    path = "/api/batch-progress/dashboard/me"
+    with world.user.use_dashboard_data(refetch_interval=None) as query:
+        query.wait_for(timeout=5)
+        fetched_before = world.backend.requests.count("GET", path)
+        seen: list[int] = []
+        query.subscribe(lambda q: seen.append(q.data.overall_stats.user_total_xp))
+
+        result = world.user.tasks.submit(
+            world.seed.task_ids[0], user_id=world.user_id, submission_type="Link", value="x"
+        )
+
+        assert result.real_time is not None
+        assert query.data.overall_stats.user_total_xp == result.real_time.new_total_xp
+        assert seen[0] == result.real_time.new_total_xp
+        assert _poll(lambda: world.backend.requests.count("GET", path) == fetched_before + 1)
+        query.wait_for(lambda q: not q.fetching and not q.is_stale, timeout=5)
+        assert query.data.overall_stats.user_total_xp == result.real_time.new_total_xp
+        assert query.error is None
