@@ -7,6 +7,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -22,7 +23,14 @@ from .errors import APIConnectionError, APITimeoutError, GamifyError
 from .events import EventManager
 from .refresh import DataRefreshManager
 
-__all__ = ["BaseClient", "Call", "connection_error", "mark_retries", "token_user_id"]
+__all__ = [
+    "BaseClient",
+    "Call",
+    "connection_error",
+    "mark_retries",
+    "resolve_settings",
+    "token_user_id",
+]
 
 T = TypeVar("T")
 
@@ -44,6 +52,25 @@ class Call(Generic[T]):
     data: Mapping[str, Any] | None = None
     mutation: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def resolve_settings(
+    config: ClientConfig | None,
+    *,
+    base_url: str | None,
+    token: str | None,
+    timeout: float | None,
+    max_retries: int | None,
+    default_headers: Mapping[str, str] | None,
+) -> ClientConfig:
+    """A client's settings: its keyword arguments over ``config`` (or the environment)."""
+    return (config or ClientConfig.from_env()).replace(
+        base_url=base_url,
+        token=token,
+        timeout=timeout,
+        max_retries=max_retries,
+        default_headers=default_headers,
+    )
 
 
 def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
@@ -87,10 +114,11 @@ class BaseClient:
         config: ClientConfig,
         refresh_manager: DataRefreshManager | None,
         events: EventManager | None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._apply_config(config)
         self.refresh_manager = refresh_manager or DataRefreshManager(
-            ttl=config.cache_ttl, gc_time=config.gc_time
+            ttl=config.cache_ttl, gc_time=config.gc_time, clock=clock or time.monotonic
         )
         self.events = events or EventManager()
         if config.debug:

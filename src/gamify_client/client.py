@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
-from ._core import BaseClient, Call, connection_error, mark_retries
+from ._core import BaseClient, Call, connection_error, mark_retries, resolve_settings
 from ._logging import log_request, log_response
 from .bridges import AsyncBridgeMixin, BridgeMixin
 from .config import ClientConfig
@@ -74,7 +74,8 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: Scheduler | None = None,
     ) -> None:
-        settings = (config or ClientConfig.from_env()).replace(
+        settings = resolve_settings(
+            config,
             base_url=base_url,
             token=token,
             timeout=timeout,
@@ -83,11 +84,12 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or Scheduler()
-        if refresh_manager is None and scheduler is not None:
-            refresh_manager = DataRefreshManager(
-                ttl=settings.cache_ttl, gc_time=settings.gc_time, clock=scheduler.clock
-            )
-        super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
+        super().__init__(
+            config=settings,
+            refresh_manager=refresh_manager,
+            events=events,
+            clock=scheduler.clock if scheduler is not None else None,
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=settings.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -234,7 +236,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: AsyncScheduler | None = None,
     ) -> None:
-        settings = (config or ClientConfig.from_env()).replace(
+        settings = resolve_settings(
+            config,
             base_url=base_url,
             token=token,
             timeout=timeout,
@@ -243,11 +246,12 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or AsyncScheduler()
-        if refresh_manager is None and scheduler is not None:
-            refresh_manager = DataRefreshManager(
-                ttl=settings.cache_ttl, gc_time=settings.gc_time, clock=scheduler.clock
-            )
-        super().__init__(config=settings, refresh_manager=refresh_manager, events=events)
+        super().__init__(
+            config=settings,
+            refresh_manager=refresh_manager,
+            events=events,
+            clock=scheduler.clock if scheduler is not None else None,
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
