@@ -51,14 +51,17 @@ def twenty_tasks() -> list[dict[str, Any]]:
 
 
 _SERVER = """
-import json, sys, uvicorn
+import itertools, json, sys, uvicorn
 body = sys.stdin.buffer.read()
+changing = sys.argv[2] == "changing"
+counter = itertools.count()
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
+    answer = body.replace(b"Task 0", b"Task %d" % next(counter)) if changing else body
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json; charset=utf-8")]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": answer})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False)
 """
 
@@ -70,10 +73,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def fixed_server() -> Iterator[str]:
-    """Start the server process; yields its base URL and stops it afterwards."""
+def fixed_server(*, changing: bool = False) -> Iterator[str]:
+    """Start the server process; yields its base URL and stops it afterwards. With
+    ``changing`` every answer differs from the one before (the first task's name counts up)."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-c", _SERVER, str(port)], stdin=subprocess.PIPE)
+    mode = "changing" if changing else "fixed"
+    command = [sys.executable, "-c", _SERVER, str(port), mode]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE)
     assert process.stdin is not None
     process.stdin.write(json.dumps(twenty_tasks()).encode())
     process.stdin.close()

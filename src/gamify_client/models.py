@@ -62,7 +62,11 @@ Designation: TypeAlias = Literal["superadmin", "admin", "mentor", "user"]
 
 
 class GamifyModel(BaseModel):
-    """Base of every model: camelCase aliases, snake_case names, unknown fields kept."""
+    """Base of every model: camelCase aliases, snake_case names, unknown fields kept.
+
+    Models are immutable: an unchanged answer gives back the very objects it gave before, and
+    the cache hands the same objects to every observer, so change one with ``model_copy``.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -70,7 +74,7 @@ class GamifyModel(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=False,
         extra="allow",
-        frozen=False,
+        frozen=True,
     )
 
 
