@@ -1,0 +1,264 @@
+"""The clients' side of live queries: the ``use_*`` methods, ``set_focused`` and ``set_online``,
+and the registry each client keeps its queries in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple, Unpack
+
+from .._core import BaseClient, Call
+from ..focus import FocusManager, OnlineManager
+from ..keys import CacheKey, Key
+from ..models import Batch, BatchProgressReport, Dashboard, Task, UserBatchProgress
+from ..resources.batches import list_batches
+from ..resources.progress import get_batch_progress, get_dashboard, get_user_progress
+from ..resources.tasks import list_tasks
+from ..timers import AsyncScheduler, Scheduler
+from ._async import AsyncQuery, AsyncQueryRegistry, running_loop
+from ._observer import identity
+from ._options import QueryOptions, resolve_options
+from ._registry import ClientParts
+from ._sync import Query, SyncQueryRegistry
+
+if TYPE_CHECKING:
+    # typing.TypeVar takes a default only from Python 3.13. Without ``select`` a query holds
+    # the fetched type; with it, whatever ``select`` returns.
+    from typing_extensions import TypeVar as DefaultingTypeVar
+
+    DashboardView = DefaultingTypeVar("DashboardView", default=Dashboard)
+    BatchReportView = DefaultingTypeVar("BatchReportView", default=BatchProgressReport)
+    UserProgressView = DefaultingTypeVar("UserProgressView", default=UserBatchProgress)
+    TasksView = DefaultingTypeVar("TasksView", default=list[Task])
+    BatchesView = DefaultingTypeVar("BatchesView", default=list[Batch])
+
+__all__ = ["AsyncQueriesMixin", "QueriesMixin"]
+
+
+class _Source(NamedTuple):
+    """What a ``use_*`` method observes: the key, the call that fetches it, whether it is admin
+    data (polled every ``admin_refresh_interval``)."""
+
+    key: Key
+    call: Call[Any]
+    admin: bool = False
+
+
+class _LiveQueries(BaseClient):
+    """The focus and online managers of a client and what each of its ``use_*`` methods
+    observes, for both flavours."""
+
+    focus: FocusManager
+    """Whether the application's window has focus (``client.focus.subscribe(cb)``)."""
+    online: OnlineManager
+    """Whether the network is up (``client.online.subscribe(cb)``)."""
+
+    def set_focused(self, focused: bool) -> None:
+        """Tell the client whether its window has focus: polling pauses without it (unless
+        ``refetch_in_background``) and stale queries refetch when it comes back."""
+        self.focus.set_focused(focused)
+
+    def set_online(self, online: bool) -> None:
+        """Tell the client whether the network is up: polling and refetches pause offline and
+        stale queries refetch when it comes back."""
+        self.online.set_online(online)
+
+    def _init_focus_and_online(self) -> None:
+        self.focus = FocusManager()
+        self.online = OnlineManager()
+
+    def _registry_parts(self) -> ClientParts:
+        return ClientParts(
+            manager=self.refresh_manager,
+            focus=self.focus,
+            online=self.online,
+            focus_throttle=self.config.focus_throttle,
+        )
+
+    def _dashboard_source(self) -> _Source:
+        return _Source((CacheKey.DASHBOARD, self.user_id), get_dashboard())
+
+    def _batch_progress_source(self, batch_id: str) -> _Source:
+        key = (CacheKey.BATCH_PROGRESS, batch_id)
+        return _Source(key, get_batch_progress(batch_id), admin=True)
+
+    def _user_progress_source(self, user_id: str, batch_id: str) -> _Source:
+        key = (CacheKey.USER_PROGRESS, user_id, batch_id)
+        return _Source(key, get_user_progress(user_id, batch_id))
+
+    def _tasks_source(self) -> _Source:
+        return _Source(CacheKey.TASKS, list_tasks())
+
+    def _batches_source(self) -> _Source:
+        return _Source((CacheKey.BATCHES, self.user_id), list_batches())
+
+
+class QueriesMixin(_LiveQueries):
+    """The ``use_*`` methods of :class:`~gamify_client.GamifyClient`."""
+
+    scheduler: Scheduler
+    _query_registry: SyncQueryRegistry
+
+    def _init_queries(self, send: Callable[[Call[Any]], Any]) -> None:
+        """Set up the focus and online managers and the registry, on ``self.scheduler``."""
+        self._init_focus_and_online()
+        self._query_registry = SyncQueryRegistry(
+            scheduler=self.scheduler, send=send, **self._registry_parts()
+        )
+
+    def _close_queries(self) -> None:
+        self._query_registry.close()
+
+    def _open(
+        self, source: _Source, select: Callable[[Any], Any] | None, options: QueryOptions
+    ) -> Query[Any]:
+        settings, enabled = resolve_options(options, self.config, admin=source.admin)
+        registry = self._query_registry
+        fetch = partial(registry.send, source.call)
+        return Query(registry, source.key, fetch, settings, select or identity, enabled)
+
+    def use_dashboard_data(
+        self,
+        *,
+        select: Callable[[Dashboard], DashboardView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[DashboardView]:
+        """The logged-in user's dashboard, live (key ``(dashboard, user_id)``)."""
+        return self._open(self._dashboard_source(), select, options)
+
+    def use_batch_progress_data(
+        self,
+        batch_id: str,
+        *,
+        select: Callable[[BatchProgressReport], BatchReportView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[BatchReportView]:
+        """A batch and every student's progress in it, live (admin data: polled every
+        ``admin_refresh_interval``)."""
+        return self._open(self._batch_progress_source(batch_id), select, options)
+
+    def use_user_progress_data(
+        self,
+        user_id: str,
+        batch_id: str,
+        *,
+        select: Callable[[UserBatchProgress], UserProgressView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[UserProgressView]:
+        """One user's progress in one batch, live."""
+        return self._open(self._user_progress_source(user_id, batch_id), select, options)
+
+    def use_tasks_data(
+        self,
+        *,
+        select: Callable[[list[Task]], TasksView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[TasksView]:
+        """Every task, live."""
+        return self._open(self._tasks_source(), select, options)
+
+    def use_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[BatchesView]:
+        """The batches the logged-in user may see, live (key ``(batches, user_id)``)."""
+        return self._open(self._batches_source(), select, options)
+
+
+class AsyncQueriesMixin(_LiveQueries):
+    """The ``use_*`` methods of :class:`~gamify_client.AsyncGamifyClient`. Create queries
+    inside a running event loop; a client's queries live on one loop at a time."""
+
+    scheduler: AsyncScheduler
+    _query_registry: AsyncQueryRegistry | None
+    _query_send: Callable[[Call[Any]], Awaitable[Any]]
+    _queries_closed: bool
+
+    def _init_queries(self, send: Callable[[Call[Any]], Awaitable[Any]]) -> None:
+        """Set up the focus and online managers; the registry comes with the first query."""
+        self._init_focus_and_online()
+        self._query_registry = None
+        self._query_send = send
+        self._queries_closed = False
+
+    def _close_queries(self) -> None:
+        self._queries_closed = True
+        if self._query_registry is not None:
+            self._query_registry.close()
+
+    def _registry_for_running_loop(self) -> AsyncQueryRegistry:
+        loop = running_loop()
+        if loop is None:
+            raise RuntimeError("create the async client's queries inside a running event loop")
+        if self._queries_closed:
+            raise RuntimeError("the client is closed; its queries cannot be created")
+        registry = self._query_registry
+        if registry is not None and registry.loop is loop:
+            return registry
+        if registry is not None:
+            if registry.loop.is_running():
+                raise RuntimeError("this client's queries already live on another event loop")
+            registry.close()
+        registry = self._query_registry = AsyncQueryRegistry(
+            loop=loop, scheduler=self.scheduler, send=self._query_send, **self._registry_parts()
+        )
+        return registry
+
+    def _open(
+        self, source: _Source, select: Callable[[Any], Any] | None, options: QueryOptions
+    ) -> AsyncQuery[Any]:
+        settings, enabled = resolve_options(options, self.config, admin=source.admin)
+        registry = self._registry_for_running_loop()
+        fetch = partial(registry.send, source.call)
+        return AsyncQuery(registry, source.key, fetch, settings, select or identity, enabled)
+
+    def use_dashboard_data(
+        self,
+        *,
+        select: Callable[[Dashboard], DashboardView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[DashboardView]:
+        """The logged-in user's dashboard, live (key ``(dashboard, user_id)``)."""
+        return self._open(self._dashboard_source(), select, options)
+
+    def use_batch_progress_data(
+        self,
+        batch_id: str,
+        *,
+        select: Callable[[BatchProgressReport], BatchReportView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[BatchReportView]:
+        """A batch and every student's progress in it, live (admin data: polled every
+        ``admin_refresh_interval``)."""
+        return self._open(self._batch_progress_source(batch_id), select, options)
+
+    def use_user_progress_data(
+        self,
+        user_id: str,
+        batch_id: str,
+        *,
+        select: Callable[[UserBatchProgress], UserProgressView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[UserProgressView]:
+        """One user's progress in one batch, live."""
+        return self._open(self._user_progress_source(user_id, batch_id), select, options)
+
+    def use_tasks_data(
+        self,
+        *,
+        select: Callable[[list[Task]], TasksView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[TasksView]:
+        """Every task, live."""
+        return self._open(self._tasks_source(), select, options)
+
+    def use_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[BatchesView]:
+        """The batches the logged-in user may see, live (key ``(batches, user_id)``)."""
+        return self._open(self._batches_source(), select, options)

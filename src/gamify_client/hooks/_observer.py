@@ -1,0 +1,252 @@
+"""One query's view of its key (TanStack Query's ``QueryObserver``): the data it shows, its
+subscribers and its lifecycle, shared by both flavours; only waiting for a change differs."""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+
+from .._logging import logger
+from ..keys import Key, format_key
+from ._options import Settings
+
+if TYPE_CHECKING:
+    from ._registry import QueryRegistry
+    from ._shared_key import SharedKey
+
+__all__ = ["QueryObserver", "announce", "identity"]
+
+T = TypeVar("T")
+
+_subscriber_tokens = itertools.count()
+
+
+def identity(data: Any) -> Any:
+    """The ``select`` of a query that shows the fetched data as it is."""
+    return data
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if old is new:
+        return False
+    try:
+        return bool(old != new)
+    except Exception:
+        return True
+
+
+class QueryObserver(Generic[T]):
+    """What both query flavours share: the view of the key, subscribers and the lifecycle.
+
+    ``data``, ``loading``, ``error``, ``last_updated`` and ``key`` are plain attributes, so
+    reading them costs what reading any attribute costs; treat them as read-only.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_enabled",
+        "_finalizer",
+        "_registry",
+        "_select",
+        "_select_error",
+        "_selected",
+        "_selected_version",
+        "_settings",
+        "_shared",
+        "_subscribers",
+        "_token",
+        "_version",
+        "data",
+        "error",
+        "key",
+        "last_updated",
+        "loading",
+    )
+
+    data: T | None
+    """The (selected) data, or None before the first fetch lands."""
+    loading: bool
+    """True while there is no data to show and a fetch of the key runs or is queued."""
+    error: Exception | None
+    """The error of the key's last fetch (or of ``select``); None once a fetch succeeds."""
+    last_updated: datetime | None
+    """When the key's data was last stored or confirmed by a fetch (UTC)."""
+    key: Key
+    """The cache key the query observes."""
+
+    def __init__(
+        self,
+        registry: QueryRegistry,
+        key: Key,
+        fetch: Callable[[], Any],
+        settings: Settings,
+        select: Callable[[Any], T],
+        enabled: bool,
+    ) -> None:
+        self.key = key
+        self.data = None
+        self.loading = False
+        self.error = None
+        self.last_updated = None
+        self._registry = registry
+        self._settings = settings
+        self._select = select
+        self._selected: T | None = None
+        self._selected_version = 0
+        self._select_error: Exception | None = None
+        self._enabled = enabled
+        self._subscribers: dict[int, Callable[[Any], object]] = {}
+        self._closed = False
+        self._version = 0
+        # Before attaching: from then on another thread may announce a change to the query.
+        self._init_waiting()
+        self._shared, self._token = registry.attach(self, fetch)
+        self._finalizer = weakref.finalize(
+            self, registry.detach_collected, self._shared, self._token
+        )
+        self._finalizer.atexit = False
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether the data is missing, invalidated or older than ``stale_time``."""
+        return self._shared.is_stale(self._settings.stale_time)
+
+    @property
+    def fetching(self) -> bool:
+        """Whether a fetch of the key runs or is queued (read it; it calls nobody back)."""
+        return self._shared.fetching
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the query fetches by itself; setting it True fetches stale data at once."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, enabled: bool) -> None:
+        self._registry.set_enabled(self, bool(enabled))
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def subscribe(self, callback: Callable[[Self], object]) -> Callable[[], None]:
+        """Call ``callback(query)`` (through ``dispatch``) after each change of ``data``,
+        ``loading`` or ``error``; returns an idempotent unsubscribe. A callback that raises is
+        logged. No callback runs once it is unsubscribed or the query is closed."""
+        token = next(_subscriber_tokens)
+        subscribers = self._subscribers
+        subscribers[token] = callback
+
+        def unsubscribe() -> None:
+            subscribers.pop(token, None)
+
+        # It holds the subscribers, not the query, so keeping it does not keep the query alive.
+        return unsubscribe
+
+    def invalidate(self) -> None:
+        """Mark the key stale everywhere; active queries on it (this one included) refetch."""
+        self._registry.manager.invalidate(self.key)
+
+    def close(self) -> None:
+        """Stop observing: no more fetches, polls or callbacks for this query. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._subscribers.clear()
+        if self._finalizer.detach() is not None:
+            self._registry.detach(self._shared, self._token)
+        self._wake()
+
+    def _update_view(self, shared: SharedKey) -> bool:
+        """Recompute what the query shows from its key's state (under the registry's lock);
+        True if ``data``, ``loading`` or ``error`` changed."""
+        if shared.data_version != self._selected_version:
+            self._selected_version = shared.data_version
+            try:
+                self._selected = self._select(shared.data)
+                self._select_error = None
+            except Exception as select_error:
+                logger.exception("select of the query on %s raised", format_key(self.key))
+                self._select_error = select_error
+        hidden = shared.hiding and shared.fetching and not self._settings.keep_previous_data
+        data = None if hidden else self._selected
+        error = shared.error if shared.error is not None else self._select_error
+        loading = data is None and shared.fetching
+        self.last_updated = shared.updated_wall
+        # The manager already compared the raw data, so only a select result needs comparing.
+        data_changed = data is not self.data and (
+            self._select is identity or _differs(self.data, data)
+        )
+        if not data_changed and loading == self.loading and error is self.error:
+            return False
+        if data_changed:
+            self.data = data
+        self.loading = loading
+        self.error = error
+        self._version += 1
+        return True
+
+    def _announce(self) -> None:
+        if self._closed:
+            return
+        dispatch = self._settings.dispatch
+        for token in tuple(self._subscribers):
+            call = partial(self._run_subscriber, token)
+            if dispatch is None:
+                call()
+                continue
+            try:
+                dispatch(call)
+            except Exception:
+                logger.exception(
+                    "dispatch of a callback of the query on %s raised", format_key(self.key)
+                )
+        self._wake()
+
+    def _run_subscriber(self, token: int) -> None:
+        callback = None if self._closed else self._subscribers.get(token)
+        if callback is None:
+            return
+        try:
+            callback(self)
+        except Exception:
+            logger.exception("a subscriber of the query on %s raised", format_key(self.key))
+
+    def _init_waiting(self) -> None:
+        """Set up what waiting for a change needs (flavour-specific)."""
+        raise NotImplementedError
+
+    def _wake(self) -> None:
+        """Wake whoever waits for a change (flavour-specific)."""
+        raise NotImplementedError
+
+    def _ready(self, predicate: Callable[[Self], bool] | None) -> bool:
+        """Whether a ``wait_for`` is over; raises when it never will be."""
+        self._check_open()
+        if predicate is not None:
+            return bool(predicate(self))
+        if self.data is not None:
+            return True
+        if self.error is not None and not self.loading:
+            raise self.error
+        return False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the query on {format_key(self.key)} is closed")
+
+    def __repr__(self) -> str:
+        state = "loading" if self.loading else "error" if self.error else "ready"
+        return f"{type(self).__name__}({format_key(self.key)!r}, {state}, closed={self._closed})"
+
+
+def announce(changed: list[QueryObserver[Any]]) -> None:
+    """Tell the queries whose view changed; called once the registry's lock is released."""
+    for query in changed:
+        query._announce()
