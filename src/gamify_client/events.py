@@ -13,6 +13,8 @@ from typing import Any, cast
 
 import blinker
 
+from ._loops import running_loop
+
 __all__ = ["AnyEventListener", "Event", "EventManager", "Listener"]
 
 logger = logging.getLogger("gamify_client")
@@ -151,7 +153,7 @@ class EventManager:
     def _receiver(self, event: Event, listener: Listener) -> Callable[..., None]:
         """The blinker receiver that calls ``listener`` with the payload, never raising."""
         if inspect.iscoroutinefunction(listener):
-            home = _running_loop()
+            home = running_loop()
 
             def receive_async(sender: object, payload: Any = None) -> None:
                 self._start(event, listener, payload, home)
@@ -179,7 +181,7 @@ class EventManager:
             logger.exception("listener %r of event %s raised", listener, event.value)
             return
         running: asyncio.Future[Any] | ConcurrentFuture[Any]
-        loop = _running_loop()
+        loop = running_loop()
         if loop is not None:
             running = loop.create_task(coroutine)
         elif home is not None and home.is_running():
@@ -213,10 +215,3 @@ def _event(event: Event | str) -> Event:
 
 def _unknown(event: object) -> str:
     return f"unknown event {event!r}; the events are: {', '.join(member.value for member in Event)}"
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -24,6 +24,8 @@ from typing import Any, TypeVar, cast
 
 from cachetools import TTLCache
 
+from ._changes import differs
+from ._loops import running_loop
 from .keys import Key, format_key, key_starts_with
 
 __all__ = ["CacheEntry", "CacheStats", "DataRefreshManager"]
@@ -284,7 +286,7 @@ class DataRefreshManager:
                 generation = -1 if entry is None else entry.generation
                 current = None if entry is None else entry.data
             data = fn(current)
-            if not _differs(current, data):
+            if not differs(current, data):
                 return current
             with self._lock:
                 now = self._clock()
@@ -332,7 +334,7 @@ class DataRefreshManager:
         newer data. A fetch that raises raises in every caller and leaves the stored data as is.
         Raises RuntimeError instead of blocking the running event loop on its own fetch.
         """
-        flight, leading = self._lead_or_join(key, leader_loop=None, blocked_loop=_running_loop())
+        flight, leading = self._lead_or_join(key, leader_loop=None, blocked_loop=running_loop())
         if leading:
             self._fly(flight, fetch)
         return cast(T, flight.future.result())
@@ -477,7 +479,7 @@ class DataRefreshManager:
 
     def _store(self, entry: _Entry, data: Any, now: float, *, fresh: bool) -> bool:
         """Write data in a new generation; True when this call must deliver the change."""
-        changed = entry.updated_at is None or _differs(entry.data, data)
+        changed = entry.updated_at is None or differs(entry.data, data)
         entry.data = data
         entry.updated_at = now
         entry.generation += 1
@@ -552,23 +554,6 @@ class DataRefreshManager:
             with self._lock:
                 entry.delivering = False
             raise
-
-
-def _differs(old: Any, new: Any) -> bool:
-    """Whether ``new`` replaces ``old``; a comparison that fails counts as a change."""
-    if old is new:
-        return False
-    try:
-        return bool(old != new)
-    except Exception:
-        return True
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _debug(message: str, key: Key) -> None:

@@ -37,6 +37,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .._logging import logger
+from .._loops import running_loop
 from ..config import ConfigError
 from ..keys import Key
 from ..realtime import AppliedMutation, RealtimeSync
@@ -560,7 +561,7 @@ class AsyncRedisBridge(_BridgeBase):
         loop = self._loop
         if loop is None:
             return
-        if _running_loop() is loop:
+        if running_loop() is loop:
             self._outgoing.set()
         else:
             loop.call_soon_threadsafe(self._outgoing.set)
@@ -624,10 +625,3 @@ class AsyncRedisBridge(_BridgeBase):
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -12,6 +12,7 @@ from typing import Any, Generic, Self, TypeVar, Unpack
 
 from .._core import Call
 from .._logging import logger
+from .._loops import running_loop
 from ..timers import AsyncScheduler
 from ._observer import QueryObserver
 from ._registry import ClientParts, QueryRegistry
@@ -21,14 +22,6 @@ __all__ = ["AsyncQuery", "AsyncQueryRegistry", "running_loop"]
 
 T = TypeVar("T")
 AQ = TypeVar("AQ", bound="AsyncQuery[Any]")
-
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running in this thread, or None."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class AsyncQueryRegistry(QueryRegistry):

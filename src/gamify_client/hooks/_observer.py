@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from .._changes import differs
 from .._logging import logger
 from ..keys import Key, format_key
 from ._options import Settings
@@ -28,15 +29,6 @@ _subscriber_tokens = itertools.count()
 def identity(data: Any) -> Any:
     """The ``select`` of a query that shows the fetched data as it is."""
     return data
-
-
-def _differs(old: Any, new: Any) -> bool:
-    if old is new:
-        return False
-    try:
-        return bool(old != new)
-    except Exception:
-        return True
 
 
 class QueryObserver(Generic[T]):
@@ -181,7 +173,7 @@ class QueryObserver(Generic[T]):
         self.last_updated = shared.updated_wall
         # The manager already compared the raw data, so only a select result needs comparing.
         data_changed = data is not self.data and (
-            self._select is identity or _differs(self.data, data)
+            self._select is identity or differs(self.data, data)
         )
         if not data_changed and loading == self.loading and error is self.error:
             return False
