@@ -67,14 +67,14 @@ class World:
 
 
 @pytest.fixture
-def world(config: ClientConfig) -> Iterator[World]:
-    backend = GamifyBackend()
-    seed = backend.seed_demo()
-    world = World(backend, seed, config.replace(base_url=BASE))
+def world(
+    config: ClientConfig, gamify_backend: GamifyBackend, gamify_seed: DemoData
+) -> Iterator[World]:
+    """Built on the project's own pytest plugin: ``gamify_backend`` and ``gamify_seed``."""
+    world = World(gamify_backend, gamify_seed, config.replace(base_url=BASE))
     yield world
     world.admin.close()
     world.user.close()
-    backend.close()
 
 
 def test_every_mutating_endpoint_has_a_rule() -> None:
@@ -237,9 +237,10 @@ def test_a_failed_write_applies_nothing(world: World) -> None:
     assert world.invalidated == []
 
 
-def test_invalidation_waits_for_the_task_completion_delay(config: ClientConfig) -> None:
-    backend = GamifyBackend()
-    seed = backend.seed_demo()
+def test_invalidation_waits_for_the_task_completion_delay(
+    config: ClientConfig, gamify_backend: GamifyBackend, gamify_seed: DemoData
+) -> None:
+    backend, seed = gamify_backend, gamify_seed
     world = World(backend, seed, config.replace(base_url=BASE, task_completion_delay=0.05))
     try:
         world.manager.set(world.dashboard_key(), world.user.progress.dashboard())
@@ -253,7 +254,6 @@ def test_invalidation_waits_for_the_task_completion_delay(config: ClientConfig) 
     finally:
         world.admin.close()
         world.user.close()
-        backend.close()
 
 
 def _ref_id(reference: Any) -> Any:
@@ -269,9 +269,10 @@ def _poll(condition: Any, timeout: float = 5.0) -> bool:
     return bool(condition())
 
 
-async def test_async_client_applies_the_same_rules(config: ClientConfig) -> None:
-    backend = GamifyBackend()
-    seed = backend.seed_demo()
+async def test_async_client_applies_the_same_rules(
+    config: ClientConfig, gamify_backend: GamifyBackend, gamify_seed: DemoData
+) -> None:
+    backend, seed = gamify_backend, gamify_seed
     manager = DataRefreshManager()
     user_id = seed.users[0].id
     events: list[str] = []
@@ -291,12 +292,12 @@ async def test_async_client_applies_the_same_rules(config: ClientConfig) -> None
         assert entry.data.overall_stats.user_total_xp == result.real_time.new_total_xp  # type: ignore[union-attr]
         assert entry.is_invalidated
         assert events == [Event.TASK_COMPLETED]
-    backend.close()
 
 
-async def test_async_invalidation_waits_on_the_loop(config: ClientConfig) -> None:
-    backend = GamifyBackend()
-    seed = backend.seed_demo()
+async def test_async_invalidation_waits_on_the_loop(
+    config: ClientConfig, gamify_backend: GamifyBackend, gamify_seed: DemoData
+) -> None:
+    backend, seed = gamify_backend, gamify_seed
     manager = DataRefreshManager()
     user_id = seed.users[0].id
     invalidated = asyncio.Event()
@@ -314,7 +315,6 @@ async def test_async_invalidation_waits_on_the_loop(config: ClientConfig) -> Non
         )
         assert not invalidated.is_set()
         await asyncio.wait_for(invalidated.wait(), timeout=5)
-    backend.close()
 
 
 def test_a_live_query_shows_the_patch_at_once_and_the_refetch_follows(world: World) -> None:
