@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ demo: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples docs/_ext
+	$(BIN)/ruff format --check src tests bench examples docs/_ext
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -33,6 +33,10 @@ pytest: $(STAMP)
 ## bench: one `name: value` line per figure
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## docs: build the documentation site with --strict (`make test` runs the same build)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

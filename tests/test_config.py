@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from gamify_client import AsyncGamifyClient, ClientConfig, ConfigError, GamifyClient
@@ -82,3 +83,17 @@ def test_with_options_copies_and_shares() -> None:
         assert other.refresh_manager is client.refresh_manager
         assert other.events is client.events
         assert other._http is client._http
+
+
+def test_timeout_applies_to_every_request_and_follows_with_options() -> None:
+    seen: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json=[])
+
+    http = httpx.Client(transport=httpx.MockTransport(answer), timeout=99)
+    with GamifyClient(base_url="http://t.test", timeout=3, http_client=http) as client:
+        client.tasks.list()
+        client.with_options(timeout=0.5).tasks.list()
+    assert [t["read"] for t in seen] == [3, 0.5]  # type: ignore[index]

@@ -63,3 +63,13 @@ def test_redaction_is_case_insensitive() -> None:
         "COOKIE": "[redacted]",
         "Accept": "*/*",
     }
+
+
+def test_debug_logging_works_with_an_in_process_transport(
+    config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="gamify_client")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    with GamifyClient(config=config, http_client=httpx.Client(transport=transport)) as client:
+        assert client.tasks.list() == []
+    assert "status=200 in an unknown time" in caplog.text

@@ -182,6 +182,7 @@ class BaseClient:
             files=call.files,
             data=call.data,
             headers=self._auth_headers,
+            timeout=self._config.timeout,
         )
 
     def _retry_plan(self, method: str, first_error: GamifyError) -> dict[str, Any] | None:

@@ -45,10 +45,15 @@ def log_request(request: httpx.Request, attempt: int) -> None:
 def log_response(response: httpx.Response) -> None:
     """One debug line per response (after its body was read)."""
     if logger.isEnabledFor(logging.DEBUG):
+        try:
+            took = f"{response.elapsed.total_seconds() * 1000:.1f} ms"
+        except RuntimeError:
+            # A transport that answers in-process (MockTransport) sets no elapsed time.
+            took = "an unknown time"
         logger.debug(
-            "response %s %s status=%d in %.1f ms",
+            "response %s %s status=%d in %s",
             response.request.method,
             response.request.url,
             response.status_code,
-            response.elapsed.total_seconds() * 1000,
+            took,
         )
