@@ -1,5 +1,5 @@
 """The ``gamify`` command: ``serve`` the reference backend, ``check`` a deployment, run the
-``demo``.
+``demo``, ``watch`` one live query of a deployment.
 
 ``main(argv)`` returns the exit status instead of exiting, so it can be called from tests
 and scripts: 0 success, 1 a check failed, 2 a usage error or an unreachable deployment.
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 T = TypeVar("T")
+
+WATCH_VIEWS = ("dashboard", "tasks", "batches", "batch-progress", "user-progress")
+"""What ``gamify watch`` shows (``gamify_client.watch.WATCH_KINDS``, which needs rich)."""
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -63,6 +66,13 @@ def _exit_status(run: Callable[[], T]) -> T | int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
 
 
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds > 0, got {text}")
+    return seconds
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 0 <= port <= 65535:
@@ -72,7 +82,7 @@ def _port(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gamify", description="The Gamify SDK's command line: serve, check, demo."
+        prog="gamify", description="The Gamify SDK's command line: serve, check, demo, watch."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     defect_names = ", ".join(sorted(KNOWN_DEFECTS))
@@ -147,6 +157,48 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     demo.set_defaults(command=_demo)
+
+    watch = commands.add_parser(
+        "watch",
+        help="show one live query of a deployment as it changes",
+        description="Show one live query as it changes, until Ctrl-C; on a terminal, r "
+        "refetches and q quits. Act with --token, or log in with --email and --password.",
+    )
+    watch.add_argument("view", choices=WATCH_VIEWS, help="the query to show")
+    watch.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="batch-progress takes BATCH_ID; user-progress takes USER_ID BATCH_ID",
+    )
+    watch.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the deployment's root URL (default: $GAMIFY_BASE_URL, else http://localhost:3001)",
+    )
+    watch.add_argument("--token", metavar="TOKEN", help="act with this token ($GAMIFY_TOKEN)")
+    watch.add_argument("--email", metavar="EMAIL", help="log in as this account")
+    watch.add_argument("--password", metavar="PASSWORD", help="the account's password")
+    watch.add_argument(
+        "--designation",
+        choices=("superadmin", "admin", "mentor", "user"),
+        help="the account's role (default: user with --admin-id, else admin)",
+    )
+    watch.add_argument("--admin-id", metavar="ID", help="a user's admin id, like ADM123")
+    watch.add_argument(
+        "--interval",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="poll every SECONDS (default: 5); pushed writes show at once where the backend "
+        "has an event stream",
+    )
+    watch.add_argument(
+        "--no-live",
+        action="store_true",
+        help="print one line per change (the default when stdout is not a terminal)",
+    )
+    watch.set_defaults(command=_watch)
     return parser
 
 
@@ -273,6 +325,49 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import main as demo_main
 
     return _exit_status(lambda: demo_main(args.demo_args))
+
+
+# gamify watch
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from .errors import APIConnectionError, GamifyError
+    from .watch import WatchTarget, open_client, watch
+
+    try:
+        target = WatchTarget(args.view, tuple(args.ids))
+        client = open_client(
+            base_url=args.base_url,
+            token=args.token,
+            email=args.email,
+            password=args.password,
+            designation=args.designation,
+            admin_id=args.admin_id,
+        )
+    except ValueError as error:
+        return _usage_error("watch", str(error))
+    except APIConnectionError as error:
+        return _usage_error("watch", f"cannot reach {args.base_url or 'the backend'}: {error}")
+    except GamifyError as error:
+        return _usage_error("watch", f"cannot log in: {error}")
+    with client:
+        try:
+            watch(
+                client,
+                target,
+                out=sys.stdout,
+                stop=threading.Event(),
+                interval=args.interval,
+                live=sys.stdout.isatty() and not args.no_live,
+                keys=sys.stdin if sys.stdin.isatty() else None,
+            )
+        except APIConnectionError as error:
+            return _usage_error("watch", f"cannot reach {client.base_url}: {error}")
+        except (GamifyError, TimeoutError) as error:
+            return _usage_error("watch", f"cannot show {target.title}: {error}")
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
 
 
 if __name__ == "__main__":
