@@ -187,6 +187,20 @@ def test_task_create_appends_to_the_cached_list_and_invalidates(world: World) ->
     assert isinstance(payload, RealTimeData) and payload.total_users_affected == 3
 
 
+def test_a_task_in_a_batch_invalidates_the_batch_lists(world: World) -> None:
+    batches = (CacheKey.BATCHES, world.user_id)
+    world.manager.set(batches, [])
+    world.admin.tasks.create(
+        name="New",
+        description="d",
+        details="x",
+        category=world.seed.category_ids[0],
+        difficulty="Easy",
+        batch=world.seed.batch_id,
+    )
+    assert batches in world.invalidated
+
+
 def test_dashboard_of_another_user_is_invalidated_by_a_task_create(world: World) -> None:
     other = (CacheKey.DASHBOARD, world.seed.users[1].id)
     world.manager.set(other, {"stale": True})

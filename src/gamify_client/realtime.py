@@ -284,12 +284,14 @@ def _user_update_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]
 RULES: Mapping[str, Rule] = {
     "tasks.create": Rule(
         Event.TASK_CREATED,
-        # A new task in a batch reaches every enrolled user's dashboard and progress.
+        # A new task in a batch reaches every enrolled user's dashboard and progress, and the
+        # batch's own task list.
         lambda c: [
             CacheKey.DASHBOARD,
             CacheKey.TASKS,
             _scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
             CacheKey.USER_PROGRESS,
+            *([CacheKey.BATCHES] if c.batch_id is not None else []),
         ],
         _task_created_patches,
     ),
