@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from abc import ABC, abstractmethod
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 import httpx
 import httpx_sse
@@ -32,6 +32,7 @@ import httpx_sse
 from ._core import BaseClient
 from ._logging import logger
 from ._parsing import status_error
+from .bridges._lifetime import LoopLink, ThreadLink, wait_set
 from .bridges._messages import EVENTS_PATH, ORIGIN_HEADER, new_message_id
 from .bridges._remote import Backoff, RemoteApplier
 from .errors import APIStatusError
@@ -52,6 +53,9 @@ _RESET_EVENT = "reset"
 # What a broken or refused stream raises; anything else is a bug, logged with its traceback.
 _STREAM_ERRORS = (httpx.HTTPError, httpx_sse.SSEError, OSError, ValueError)
 _AUTH_STATUSES = frozenset({401, 403})
+
+_ClientT = TypeVar("_ClientT", bound="GamifyClient | AsyncGamifyClient")
+_HttpT = TypeVar("_HttpT", bound="httpx.Client | httpx.AsyncClient")
 
 
 class ListenMode(StrEnum):
@@ -110,7 +114,9 @@ class _PushCore:
         self.backoff = Backoff(backoff, backoff_max)
         self.mode = ListenMode.PUSH
         self.connected = False
+        self.closed = False
         self.last_event_id: str | None = None
+        self.auth_error: APIStatusError | None = None
         self._lock = threading.Lock()
         self._connects = 0
         self._resets = 0
@@ -127,10 +133,9 @@ class _PushCore:
             headers[ORIGIN_HEADER] = self.origin
         self._client._apply_config(config.replace(default_headers=headers))
 
-    @property
-    def connect_timeout(self) -> float:
-        """How long a first answer may take: the client's timeout."""
-        return self._client.config.timeout
+    def answer_timeout(self, timeout: float | None) -> float:
+        """How long to wait for the first answer: ``timeout``, by default the client's."""
+        return self._client.config.timeout if timeout is None else timeout
 
     def request_headers(self) -> dict[str, str]:
         headers = dict(self._client._auth_headers)
@@ -161,25 +166,43 @@ class _PushCore:
         logger.info("the event stream %s answered HTTP %d", self.url, response.status_code)
         return _Verdict.RETRY
 
+    def refused(self, response: httpx.Response, verdict: _Verdict) -> float | None:
+        """The stream did not open: the wait before the next attempt, or None to stop.
+        A refused token is kept in :attr:`auth_error` (the body must have been read)."""
+        if verdict is _Verdict.NO_PUSH:
+            return None
+        error: APIStatusError | None = None
+        if verdict is _Verdict.AUTH_FAILED:
+            error = self.auth_error = status_error(response)
+            logger.error("the event stream %s refused the token: %s", self.url, error)
+        return self._reconnect_delay(error)
+
     def handle(self, event: httpx_sse.ServerSentEvent) -> None:
         """Apply one event; nothing it does stops the listener."""
         if event.id:
             self.last_event_id = event.id
         self.backoff.reset()
-        try:
-            if event.event == _RESET_EVENT:
-                with self._lock:
-                    self._resets += 1
-                keys = self.applier.invalidate_active()
-                logger.info("the event stream was reset; invalidated %d active key(s)", len(keys))
-            elif event.data:
-                self.applier.apply_raw(event.data)
-        except Exception:
-            logger.exception("applying an event from %s failed", self.url)
+        if event.event == _RESET_EVENT:
+            with self._lock:
+                self._resets += 1
+            try:
+                self.applier.resync("the event stream was reset")
+            except Exception:
+                logger.exception("invalidating after a reset of %s failed", self.url)
+        elif event.data:
+            self.applier.receive(event.data)
 
-    def ended(self, error: BaseException | None) -> float:
-        """The stream ended (or never opened); returns the wait before reconnecting."""
+    def ended(self, error: BaseException | None) -> float | None:
+        """The stream ended, or broke with ``error``: the wait before reconnecting, or None
+        once the listener is closed. An error no stream should raise is logged in full."""
+        if error is not None and not isinstance(error, _STREAM_ERRORS):
+            logger.error("the listener of %s failed; it reconnects", self.url, exc_info=error)
+        return self._reconnect_delay(error)
+
+    def _reconnect_delay(self, error: BaseException | None) -> float | None:
         was_connected, self.connected = self.connected, False
+        if self.closed:
+            return None
         if error is None:
             logger.info("the event stream %s ended; reconnecting", self.url)
         elif was_connected:
@@ -187,10 +210,6 @@ class _PushCore:
         else:
             logger.debug("connecting to the event stream %s failed: %s", self.url, error)
         return self.backoff.next_delay()
-
-    def auth_failed(self, error: APIStatusError) -> float:
-        logger.error("the event stream %s refused the token: %s", self.url, error)
-        return self.ended(error)
 
     def stats(self) -> PushStats:
         remote = self.applier.stats()
@@ -206,10 +225,42 @@ class _PushCore:
             )
 
 
-class _ListenerBase:
-    """The read-only state both listeners share."""
+class _ListenerBase(ABC, Generic[_ClientT, _HttpT]):
+    """The settings and read-only state both listeners share; each listener makes its own
+    HTTP client in :meth:`_new_http` and what it waits on in :meth:`_open`."""
 
-    _core: _PushCore
+    def __init__(
+        self,
+        client: _ClientT,
+        *,
+        path: str = EVENTS_PATH,
+        http_client: _HttpT | None = None,
+        backoff: float = 0.1,
+        backoff_max: float = 10.0,
+        read_timeout: float = 60.0,
+        seen_capacity: int = 10_000,
+    ) -> None:
+        self._core = _PushCore(
+            client,
+            client._realtime,
+            path=path,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            seen_capacity=seen_capacity,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or self._new_http(
+            httpx.Timeout(client.config.timeout, read=read_timeout)
+        )
+        self._open()
+
+    @abstractmethod
+    def _new_http(self, timeout: httpx.Timeout) -> _HttpT:
+        """The listener's own HTTP client, when it was given none."""
+
+    @abstractmethod
+    def _open(self) -> None:
+        """Make what the listener waits on."""
 
     @property
     def mode(self) -> ListenMode:
@@ -221,6 +272,11 @@ class _ListenerBase:
     def connected(self) -> bool:
         """Whether the stream is open right now."""
         return self._core.connected
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._core.closed
 
     @property
     def last_event_id(self) -> str | None:
@@ -237,7 +293,7 @@ class _ListenerBase:
         return self._core.stats()
 
 
-class PushListener(_ListenerBase):
+class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
     """The listener of a blocking :class:`~gamify_client.GamifyClient`: one thread reads
     the stream and applies its events (the cache's subscribers are called there).
 
@@ -247,34 +303,14 @@ class PushListener(_ListenerBase):
     ``backoff_max``.
     """
 
-    def __init__(
-        self,
-        client: GamifyClient,
-        *,
-        path: str = EVENTS_PATH,
-        http_client: httpx.Client | None = None,
-        backoff: float = 0.1,
-        backoff_max: float = 10.0,
-        read_timeout: float = 60.0,
-        seen_capacity: int = 10_000,
-    ) -> None:
-        self._core = _PushCore(
-            client,
-            client._realtime,
-            path=path,
-            backoff=backoff,
-            backoff_max=backoff_max,
-            seen_capacity=seen_capacity,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=httpx.Timeout(client.config.timeout, read=read_timeout)
-        )
+    def _new_http(self, timeout: httpx.Timeout) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
+
+    def _open(self) -> None:
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
         self._answered = threading.Event()
         self._connected = threading.Event()
-        self._auth_error: APIStatusError | None = None
         self._response: httpx.Response | None = None
         self._response_lock = threading.Lock()
 
@@ -289,27 +325,18 @@ class PushListener(_ListenerBase):
         self._core.tag_writes(True)
         self._thread = threading.Thread(target=self._run, name="gamify-push", daemon=True)
         self._thread.start()
-        self._answered.wait(self._core.connect_timeout if timeout is None else timeout)
-        if self._auth_error is not None:
-            error = self._auth_error
+        self._answered.wait(self._core.answer_timeout(timeout))
+        if (error := self._core.auth_error) is not None:
             self.close()
             raise error
         return self
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closing.is_set()
-
-    def wait_connected(self, timeout: float | None = 10.0) -> bool:
-        """Block until the stream is open; False after ``timeout`` seconds."""
-        return self._connected.wait(timeout)
 
     def close(self) -> None:
         """Stop listening; the client stops tagging its writes. Idempotent."""
         if self._closing.is_set():
             return
         self._closing.set()
+        self._core.closed = True
         with self._response_lock:
             response = self._response
         if response is not None:
@@ -338,14 +365,10 @@ class PushListener(_ListenerBase):
             ) as source:
                 response = source.response
                 verdict = core.judge(response)
-                if verdict is _Verdict.NO_PUSH:
-                    return None
                 if verdict is _Verdict.AUTH_FAILED:
                     response.read()
-                    self._auth_error = status_error(response)
-                    return core.auth_failed(self._auth_error)
-                if verdict is _Verdict.RETRY:
-                    return core.ended(None)
+                if verdict is not _Verdict.STREAM:
+                    return core.refused(response, verdict)
                 with self._response_lock:
                     # close() reads the response under this lock after flagging: either it
                     # interrupts this read, or this thread sees the flag.
@@ -356,26 +379,12 @@ class PushListener(_ListenerBase):
                 self._answered.set()
                 for event in source.iter_sse():
                     core.handle(event)
-            return None if self._closing.is_set() else core.ended(None)
-        except _STREAM_ERRORS as err:
-            return None if self._closing.is_set() else core.ended(err)
+            return core.ended(None)
         except Exception as err:
-            logger.exception("the listener of %s failed; it reconnects", core.url)
-            return None if self._closing.is_set() else core.ended(err)
+            return core.ended(err)
         finally:
             with self._response_lock:
                 self._response = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _interrupt(response: httpx.Response) -> None:
@@ -391,38 +400,17 @@ def _interrupt(response: httpx.Response) -> None:
         response.close()
 
 
-class AsyncPushListener(_ListenerBase):
+class AsyncPushListener(_ListenerBase["AsyncGamifyClient", httpx.AsyncClient], LoopLink):
     """The listener of an :class:`~gamify_client.AsyncGamifyClient`: a task on the running
     loop, where the events are applied. The same options as :class:`PushListener`."""
 
-    def __init__(
-        self,
-        client: AsyncGamifyClient,
-        *,
-        path: str = EVENTS_PATH,
-        http_client: httpx.AsyncClient | None = None,
-        backoff: float = 0.1,
-        backoff_max: float = 10.0,
-        read_timeout: float = 60.0,
-        seen_capacity: int = 10_000,
-    ) -> None:
-        self._core = _PushCore(
-            client,
-            client._realtime,
-            path=path,
-            backoff=backoff,
-            backoff_max=backoff_max,
-            seen_capacity=seen_capacity,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=httpx.Timeout(client.config.timeout, read=read_timeout)
-        )
+    def _new_http(self, timeout: httpx.Timeout) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
+
+    def _open(self) -> None:
         self._task: asyncio.Task[None] | None = None
         self._answered = asyncio.Event()
         self._connected = asyncio.Event()
-        self._auth_error: APIStatusError | None = None
-        self._closed = False
 
     async def start(self, timeout: float | None = None) -> Self:  # noqa: ASYNC109
         """Start the task and wait for the backend's first answer (up to ``timeout``
@@ -430,39 +418,21 @@ class AsyncPushListener(_ListenerBase):
         refuses the token (401, 403). Idempotent."""
         if self._task is not None:
             return self
-        if self._closed:
+        if self._core.closed:
             raise RuntimeError("this listener was closed")
         self._core.tag_writes(True)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="gamify-push")
-        wait = self._core.connect_timeout if timeout is None else timeout
-        with suppress(TimeoutError):
-            async with asyncio.timeout(wait):
-                await self._answered.wait()
-        if self._auth_error is not None:
-            error = self._auth_error
+        await wait_set(self._answered, self._core.answer_timeout(timeout))
+        if (error := self._core.auth_error) is not None:
             await self.close()
             raise error
         return self
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
-    async def wait_connected(self, timeout: float | None = 10.0) -> bool:  # noqa: ASYNC109
-        """Wait until the stream is open; False after ``timeout`` seconds."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._connected.wait()
-        except TimeoutError:
-            return False
-        return True
-
     async def close(self) -> None:
         """Stop listening; the client stops tagging its writes. Idempotent."""
-        if self._closed:
+        if self._core.closed:
             return
-        self._closed = True
+        self._core.closed = True
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -470,8 +440,6 @@ class AsyncPushListener(_ListenerBase):
         if self._owns_http:
             await self._http.aclose()
         self._core.tag_writes(False)
-
-    aclose = close
 
     async def _run(self) -> None:
         while True:
@@ -490,32 +458,14 @@ class AsyncPushListener(_ListenerBase):
             ) as source:
                 response = source.response
                 verdict = core.judge(response)
-                if verdict is _Verdict.NO_PUSH:
-                    return None
                 if verdict is _Verdict.AUTH_FAILED:
                     await response.aread()
-                    self._auth_error = status_error(response)
-                    return core.auth_failed(self._auth_error)
-                if verdict is _Verdict.RETRY:
-                    return core.ended(None)
+                if verdict is not _Verdict.STREAM:
+                    return core.refused(response, verdict)
                 self._connected.set()
                 self._answered.set()
                 async for event in source.aiter_sse():
                     core.handle(event)
             return core.ended(None)
-        except _STREAM_ERRORS as err:
-            return core.ended(err)
         except Exception as err:
-            logger.exception("the listener of %s failed; it reconnects", core.url)
             return core.ended(err)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

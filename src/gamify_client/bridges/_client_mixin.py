@@ -6,6 +6,8 @@ imported when first asked for, with an install hint when the extra is missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
 import httpx
@@ -20,10 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["AsyncBridgeMixin", "BridgeMixin"]
 
 
-def _missing(extra: str, err: ImportError) -> ImportError:
-    return ImportError(
-        f"this needs the {extra} extra: pip install 'gamify-client[{extra}]' ({err})"
-    )
+@contextmanager
+def _needs_extra(extra: str) -> Iterator[None]:
+    """Turn a failed import inside the block into one that says which extra to install."""
+    try:
+        yield
+    except ImportError as err:
+        raise ImportError(
+            f"this needs the {extra} extra: pip install 'gamify-client[{extra}]' ({err})"
+        ) from err
 
 
 class BridgeMixin:
@@ -47,18 +54,11 @@ class BridgeMixin:
         here. ``bridge`` is a :class:`~gamify_client.bridges.redis.RedisBridge` made for
         this client, a Redis URL, or None for ``GAMIFY_REDIS_URL``; ``channel`` overrides
         the default one of the backend. Returns the started bridge: close it when done."""
-        try:
+        with _needs_extra("redis"):
             from .redis import RedisBridge
-        except ImportError as err:
-            raise _missing("redis", err) from err
-        client = cast("GamifyClient", self)
-        if isinstance(bridge, RedisBridge):
-            if bridge.client is not client:
-                raise ValueError("the bridge was made for another client")
-        else:
-            bridge = RedisBridge(client, url=bridge, channel=channel)
-        self._attached_bridges = (*self._attached_bridges, bridge)
-        return bridge.start()
+        attached = RedisBridge._made_for(cast("GamifyClient", self), bridge, channel)
+        self._attached_bridges = (*self._attached_bridges, attached)
+        return attached.start()
 
     def listen(
         self,
@@ -71,10 +71,8 @@ class BridgeMixin:
         thread. Returns the running listener (the same one while it is open) once the backend
         answered (``timeout``: by default the client's); its ``mode`` is ``"polling"`` when the
         backend has no event stream. Raises the typed error when the token is refused."""
-        try:
+        with _needs_extra("push"):
             from ..push import PushListener
-        except ImportError as err:
-            raise _missing("push", err) from err
         current = self._push_listener
         if current is not None and not current.closed:
             return current
@@ -104,18 +102,11 @@ class AsyncBridgeMixin:
         here, from tasks on the running loop. ``bridge`` is an
         :class:`~gamify_client.bridges.redis.AsyncRedisBridge` made for this client, a Redis
         URL, or None for ``GAMIFY_REDIS_URL``. Returns the started bridge: close it when done."""
-        try:
+        with _needs_extra("redis"):
             from .redis import AsyncRedisBridge
-        except ImportError as err:
-            raise _missing("redis", err) from err
-        client = cast("AsyncGamifyClient", self)
-        if isinstance(bridge, AsyncRedisBridge):
-            if bridge.client is not client:
-                raise ValueError("the bridge was made for another client")
-        else:
-            bridge = AsyncRedisBridge(client, url=bridge, channel=channel)
-        self._attached_bridges = (*self._attached_bridges, bridge)
-        return await bridge.start()
+        attached = AsyncRedisBridge._made_for(cast("AsyncGamifyClient", self), bridge, channel)
+        self._attached_bridges = (*self._attached_bridges, attached)
+        return await attached.start()
 
     async def listen(
         self,
@@ -128,10 +119,8 @@ class AsyncBridgeMixin:
         running loop. Returns the running listener (the same one while it is open) once the
         backend answered; its ``mode`` is ``"polling"`` when the backend has no event stream.
         Raises the typed error when the token is refused."""
-        try:
+        with _needs_extra("push"):
             from ..push import AsyncPushListener
-        except ImportError as err:
-            raise _missing("push", err) from err
         current = self._push_listener
         if current is not None and not current.closed:
             return current

@@ -3,8 +3,9 @@ waiting between reconnects.
 
 :class:`RemoteApplier` turns a message into the same patches, invalidations and event the writer
 applied (``RealtimeSync.after_mutation(..., remote=True)``, so it is never announced again),
-skips the link's own messages and any message id it has seen, and logs and skips what it cannot
-read. :class:`Backoff` spaces out reconnect attempts.
+skips the link's own messages and any message id it has seen, logs and skips what it cannot
+read, and invalidates every active key when messages may have been missed. :class:`Backoff`
+spaces out reconnect attempts.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ class RemoteApplier:
             return self._malformed(err)
         return self.apply(message)
 
+    def receive(self, raw: bytes | str) -> None:
+        """Apply one message as it came off the link; nothing it does stops the listener."""
+        try:
+            self.apply_raw(raw)
+        except Exception:
+            logger.exception("applying a message from %s failed", self._where)
+
     def apply(self, message: MutationMessage) -> Delivery:
         """Apply one message unless it is the link's own, already seen, or unreadable."""
         if message.origin == self.origin:
@@ -121,6 +129,13 @@ class RemoteApplier:
         keys = self._manager.active_keys()
         for key in keys:
             self._manager.invalidate(key)
+        return keys
+
+    def resync(self, reason: str) -> list[Key]:
+        """:meth:`invalidate_active` after ``reason`` (a reconnect, a reset) may have lost
+        messages; logs it and returns the keys."""
+        keys = self.invalidate_active()
+        logger.info("%s; invalidated %d active key(s)", reason, len(keys))
         return keys
 
     def stats(self) -> RemoteStats:

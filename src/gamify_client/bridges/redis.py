@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
 import httpx
 import redis
@@ -42,6 +42,7 @@ from ..config import ConfigError
 from ..keys import Key
 from ..realtime import AppliedMutation, RealtimeSync
 from ..refresh import DataRefreshManager
+from ._lifetime import LoopLink, ThreadLink, wait_set
 from ._messages import MutationMessage, new_message_id
 from ._remote import Backoff, RemoteApplier
 
@@ -61,6 +62,8 @@ REDIS_URL_VARIABLE = "GAMIFY_REDIS_URL"
 
 # Redis errors and the socket errors under them both mean "the connection is gone".
 _CONNECTION_ERRORS = (redis.RedisError, OSError)
+
+_ClientT = TypeVar("_ClientT", bound="GamifyClient | AsyncGamifyClient")
 
 
 def default_channel(base_url: str) -> str:
@@ -171,13 +174,6 @@ class _BridgeCore:
             waiting,
         )
 
-    def receive(self, data: Any) -> None:
-        """Apply one message from the channel; nothing it does stops the listener."""
-        try:
-            self.applier.apply_raw(data)
-        except Exception:
-            logger.exception("applying a message from Redis channel %s failed", self.channel)
-
     def subscribed(self) -> list[Key]:
         """The subscription is confirmed: after a reconnect, invalidate every active key."""
         with self._lock:
@@ -192,11 +188,7 @@ class _BridgeCore:
         if not reconnect:
             logger.debug("subscribed to Redis channel %s", self.channel)
             return []
-        keys = self.applier.invalidate_active()
-        logger.info(
-            "reconnected to Redis channel %s; invalidated %d active key(s)", self.channel, len(keys)
-        )
-        return keys
+        return self.applier.resync(f"reconnected to Redis channel {self.channel}")
 
     def lost(self, error: BaseException) -> float:
         """The connection failed; returns how long to wait before the next attempt."""
@@ -231,47 +223,61 @@ class _BridgeCore:
             )
 
 
-def _options(retry: object, connect_timeout: float, health_check_interval: float) -> dict[str, Any]:
-    return {
-        "retry": retry,
-        "socket_connect_timeout": connect_timeout,
-        "socket_keepalive": True,
-        "health_check_interval": health_check_interval,
-    }
+class _BridgeBase(ABC, Generic[_ClientT]):
+    """The settings and read-only state both bridges share; each bridge opens its own
+    connections in :meth:`_open`."""
 
-
-class _BridgeBase:
-    """The settings and read-only state both bridges share."""
-
-    _core: _BridgeCore
-
-    def _init_core(
+    def __init__(
         self,
-        realtime: RealtimeSync,
-        manager: DataRefreshManager,
-        base_url: str,
+        client: _ClientT,
         *,
-        url: str | None,
-        channel: str | None,
-        seen_capacity: int,
-        outbox_capacity: int,
-        backoff: float,
-        backoff_max: float,
-        idle_timeout: float,
-    ) -> str:
+        url: str | None = None,
+        channel: str | None = None,
+        seen_capacity: int = 10_000,
+        outbox_capacity: int = 1_000,
+        backoff: float = 0.05,
+        backoff_max: float = 5.0,
+        connect_timeout: float = 2.0,
+        idle_timeout: float = 1.0,
+        health_check_interval: float = 30.0,
+    ) -> None:
         if idle_timeout <= 0:
             raise ValueError("idle_timeout must be positive")
+        self.client = client
         self._idle_timeout = idle_timeout
+        self._connect_timeout = connect_timeout
         self._core = _BridgeCore(
-            realtime,
-            manager,
-            channel=channel or default_channel(base_url),
+            client._realtime,
+            client.refresh_manager,
+            channel=channel or default_channel(client.base_url),
             seen_capacity=seen_capacity,
             outbox_capacity=outbox_capacity,
             backoff=backoff,
             backoff_max=backoff_max,
         )
-        return _redis_url(url)
+        self._open(
+            _redis_url(url),
+            {
+                "socket_connect_timeout": connect_timeout,
+                "socket_keepalive": True,
+                "health_check_interval": health_check_interval,
+            },
+        )
+
+    @abstractmethod
+    def _open(self, redis_url: str, options: dict[str, Any]) -> None:
+        """Make the publishing and the listening connection (``options`` go to both) and
+        whatever the bridge waits on."""
+
+    @classmethod
+    def _made_for(cls, client: _ClientT, bridge: Self | str | None, channel: str | None) -> Self:
+        """``bridge`` when it is a bridge of ``client``, else a new one to the Redis URL
+        ``bridge`` (None: ``GAMIFY_REDIS_URL``)."""
+        if bridge is None or isinstance(bridge, str):
+            return cls(client, url=bridge, channel=channel)
+        if bridge.client is not client:
+            raise ValueError("the bridge was made for another client")
+        return bridge
 
     @property
     def origin(self) -> str:
@@ -298,7 +304,7 @@ class _BridgeBase:
         return self._core.stats()
 
 
-class RedisBridge(_BridgeBase):
+class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
     """The bridge of a blocking :class:`~gamify_client.GamifyClient`: one listener thread.
 
     ``url`` falls back to ``GAMIFY_REDIS_URL``; ``channel`` to :func:`default_channel`.
@@ -308,42 +314,11 @@ class RedisBridge(_BridgeBase):
     ``client.attach_bridge``); :meth:`close` stops it.
     """
 
-    def __init__(
-        self,
-        client: GamifyClient,
-        *,
-        url: str | None = None,
-        channel: str | None = None,
-        seen_capacity: int = 10_000,
-        outbox_capacity: int = 1_000,
-        backoff: float = 0.05,
-        backoff_max: float = 5.0,
-        connect_timeout: float = 2.0,
-        idle_timeout: float = 1.0,
-        health_check_interval: float = 30.0,
-    ) -> None:
-        self.client = client
-        redis_url = self._init_core(
-            client._realtime,
-            client.refresh_manager,
-            client.base_url,
-            url=url,
-            channel=channel,
-            seen_capacity=seen_capacity,
-            outbox_capacity=outbox_capacity,
-            backoff=backoff,
-            backoff_max=backoff_max,
-            idle_timeout=idle_timeout,
-        )
-        self._connect_timeout = connect_timeout
+    def _open(self, redis_url: str, options: dict[str, Any]) -> None:
         # One quick retry lets a publish pass over a pooled connection that a Redis restart
         # broke; the listener never retries inside redis-py, so that it sees every reconnect.
-        self._publisher = redis.Redis.from_url(
-            redis_url, **_options(Retry(NoBackoff(), 1), connect_timeout, health_check_interval)
-        )
-        self._subscriber = redis.Redis.from_url(
-            redis_url, **_options(Retry(NoBackoff(), 0), connect_timeout, health_check_interval)
-        )
+        self._publisher = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 1), **options)
+        self._subscriber = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **options)
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
         self._attempted = threading.Event()
@@ -367,10 +342,6 @@ class RedisBridge(_BridgeBase):
         self._thread.start()
         self._attempted.wait(timeout)
         return self
-
-    def wait_connected(self, timeout: float | None = 10.0) -> bool:
-        """Block until the listener is subscribed; False after ``timeout`` seconds."""
-        return self._connected.wait(timeout)
 
     def close(self) -> None:
         """Stop listening and publishing and close the connections. Writes still waiting in
@@ -450,60 +421,20 @@ class RedisBridge(_BridgeBase):
                 if self._core.next_outgoing() is not None:
                     self._flush()
             elif message["type"] == "message":
-                self._core.receive(message["data"])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+                self._core.applier.receive(message["data"])
 
 
-class AsyncRedisBridge(_BridgeBase):
+class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
     """The bridge of an :class:`~gamify_client.AsyncGamifyClient`: a listener task and a
     publisher task on the running loop, with ``redis.asyncio``. The same options as
     :class:`RedisBridge`; received writes are applied on the loop."""
 
-    def __init__(
-        self,
-        client: AsyncGamifyClient,
-        *,
-        url: str | None = None,
-        channel: str | None = None,
-        seen_capacity: int = 10_000,
-        outbox_capacity: int = 1_000,
-        backoff: float = 0.05,
-        backoff_max: float = 5.0,
-        connect_timeout: float = 2.0,
-        idle_timeout: float = 1.0,
-        health_check_interval: float = 30.0,
-    ) -> None:
-        self.client = client
-        redis_url = self._init_core(
-            client._realtime,
-            client.refresh_manager,
-            client.base_url,
-            url=url,
-            channel=channel,
-            seen_capacity=seen_capacity,
-            outbox_capacity=outbox_capacity,
-            backoff=backoff,
-            backoff_max=backoff_max,
-            idle_timeout=idle_timeout,
-        )
-        self._connect_timeout = connect_timeout
+    def _open(self, redis_url: str, options: dict[str, Any]) -> None:
         self._publisher = redis_asyncio.Redis.from_url(
-            redis_url,
-            **_options(AsyncRetry(NoBackoff(), 1), connect_timeout, health_check_interval),
+            redis_url, retry=AsyncRetry(NoBackoff(), 1), **options
         )
         self._subscriber = redis_asyncio.Redis.from_url(
-            redis_url,
-            **_options(AsyncRetry(NoBackoff(), 0), connect_timeout, health_check_interval),
+            redis_url, retry=AsyncRetry(NoBackoff(), 0), **options
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -526,19 +457,8 @@ class AsyncRedisBridge(_BridgeBase):
             loop.create_task(self._listen(), name="gamify-redis-bridge"),
             loop.create_task(self._publish_forever(), name="gamify-redis-publisher"),
         ]
-        with suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._attempted.wait()
+        await wait_set(self._attempted, timeout)
         return self
-
-    async def wait_connected(self, timeout: float | None = 10.0) -> bool:  # noqa: ASYNC109
-        """Wait until the listener is subscribed; False after ``timeout`` seconds."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._connected.wait()
-        except TimeoutError:
-            return False
-        return True
 
     async def close(self) -> None:
         """Stop both tasks and close the connections. Idempotent."""
@@ -553,8 +473,6 @@ class AsyncRedisBridge(_BridgeBase):
                 await task
         await self._publisher.aclose()
         await self._subscriber.aclose()
-
-    aclose = close
 
     def _on_local_write(self, applied: AppliedMutation) -> None:
         self._core.enqueue(applied)
@@ -613,15 +531,4 @@ class AsyncRedisBridge(_BridgeBase):
         while True:
             message = await pubsub.get_message(timeout=self._idle_timeout)
             if message is not None and message["type"] == "message":
-                self._core.receive(message["data"])
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+                self._core.applier.receive(message["data"])
