@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 
 from gamify_client import ClientConfig
+from gamify_client.testing import DemoData, GamifyBackend
 
 BASE_URL = "http://gamify.test"
 
@@ -25,3 +29,23 @@ def config() -> ClientConfig:
     return ClientConfig(
         base_url=BASE_URL, task_completion_delay=0, retry_backoff=0, retry_backoff_max=0
     )
+
+
+@pytest.fixture
+def backend() -> Iterator[GamifyBackend]:
+    """A fresh reference backend (a module may override it, e.g. with a movable clock)."""
+    with GamifyBackend() as backend:
+        yield backend
+
+
+@pytest.fixture
+def demo(backend: GamifyBackend) -> DemoData:
+    """The demo organisation seeded into ``backend``."""
+    return backend.seed_demo()
+
+
+@pytest.fixture
+def api(backend: GamifyBackend) -> Iterator[httpx.Client]:
+    """Raw httpx to ``backend`` in-process, for tests of the backend itself."""
+    with httpx.Client(transport=backend.transport(), base_url=BASE_URL) as client:
+        yield client

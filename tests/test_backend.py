@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,23 +14,6 @@ from gamify_client.testing import DEMO_PASSWORD, DemoData, GamifyBackend, SeedEr
 
 BASE = "http://gamify.test"
 MISSING_ID = "0123456789abcdef01234567"
-
-
-@pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def api(backend: GamifyBackend) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=backend.transport(), base_url=BASE) as client:
-        yield client
-
-
-@pytest.fixture
-def demo(backend: GamifyBackend) -> DemoData:
-    return backend.seed_demo()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from gamify_client.testing import KNOWN_DEFECTS, DemoData, GamifyBackend
 
 BASE = "http://gamify.test"
-
-
-@pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def demo(backend: GamifyBackend) -> DemoData:
-    return backend.seed_demo()
-
-
-@pytest.fixture
-def api(backend: GamifyBackend) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=backend.transport(), base_url=BASE) as client:
-        yield client
 
 
 def submit(api: httpx.Client, task_id: str, user_id: str) -> httpx.Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,23 +14,6 @@ import pytest
 from gamify_client.testing import DemoData, GamifyBackend
 
 BASE = "http://gamify.test"
-
-
-@pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def demo(backend: GamifyBackend) -> DemoData:
-    return backend.seed_demo()
-
-
-@pytest.fixture
-def api(backend: GamifyBackend) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=backend.transport(), base_url=BASE) as client:
-        yield client
 
 
 def task_payload(demo: DemoData, name: str) -> dict[str, Any]:

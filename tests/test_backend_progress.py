@@ -38,17 +38,6 @@ def backend(clock: MovableClock) -> Iterator[GamifyBackend]:
         yield backend
 
 
-@pytest.fixture
-def demo(backend: GamifyBackend) -> DemoData:
-    return backend.seed_demo()
-
-
-@pytest.fixture
-def api(backend: GamifyBackend) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=backend.transport(), base_url=BASE) as client:
-        yield client
-
-
 def new_tasks(api: httpx.Client, demo: DemoData, count: int, points: int = 10) -> list[str]:
     ids = []
     for number in range(count):

@@ -19,17 +19,6 @@ POINTS = 10
 
 
 @pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def demo(backend: GamifyBackend) -> DemoData:
-    return backend.seed_demo()
-
-
-@pytest.fixture
 def base_url(backend: GamifyBackend) -> Iterator[str]:
     with backend.serve() as url:
         yield url

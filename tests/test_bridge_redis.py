@@ -60,12 +60,6 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
 def seed(backend: GamifyBackend) -> DemoData:
     return backend.seed_demo()
 

@@ -4,7 +4,6 @@ and each injected defect fails exactly the checks that name it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,12 +20,6 @@ from gamify_client.testing import Defect, GamifyBackend
 
 IN_PROCESS_URL = "http://gamify.test"
 ALL_NAMES = [check.name for check in CHECKS]
-
-
-@pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
 
 
 def check_in_process(backend: GamifyBackend, **options: Any) -> CheckReport:

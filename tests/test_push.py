@@ -37,12 +37,6 @@ NO_ROUTE_PAGE = b"<!DOCTYPE html><html><body><pre>Cannot GET /api/events</pre></
 
 
 @pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
 def seed(backend: GamifyBackend) -> DemoData:
     return backend.seed_demo()
 

@@ -77,12 +77,6 @@ class Watcher:
 
 
 @pytest.fixture
-def backend() -> Iterator[GamifyBackend]:
-    with GamifyBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
 def seed(backend: GamifyBackend) -> DemoData:
     return backend.seed_demo()
 
