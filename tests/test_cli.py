@@ -4,13 +4,9 @@ defective backends, ``demo``, and the exit statuses."""
 from __future__ import annotations
 
 import json
-import queue
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,60 +16,29 @@ from gamify_client.checker import CHECKS
 from gamify_client.cli import READY_PREFIX, main
 from gamify_client.testing import Defect, GamifyBackend
 
+from ._child import ChildProcess
+
 STARTUP_DEADLINE = 30.0
 STOP_DEADLINE = 15.0
 
 
-class ServeProcess:
-    """``gamify serve`` in a child process, its output read line by line on a thread."""
+class ServeProcess(ChildProcess):
+    """``gamify serve`` in a child process."""
 
     def __init__(self, *args: str) -> None:
         command = [sys.executable, "-m", "gamify_client.cli", "serve", "--port", "0", *args]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
+        super().__init__(command, what="gamify serve")
 
     def wait_until_ready(self) -> str:
         """The base URL from the ready line; fails if it does not come before the deadline."""
-        deadline = time.monotonic() + STARTUP_DEADLINE
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"gamify serve printed no ready line; output: {self.lines}")
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                pytest.fail(f"gamify serve ended before it was ready; output: {self.lines}")
-            self.lines.append(line)
-            if line.startswith(READY_PREFIX):
-                return line[len(READY_PREFIX) :].split()[0]
+        line = self.wait_for(
+            lambda text: text.startswith(READY_PREFIX), "ready line", STARTUP_DEADLINE
+        )
+        return line[len(READY_PREFIX) :].split()[0]
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum``, wait for the exit and collect the rest of the output."""
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        status = self.process.wait(timeout=STOP_DEADLINE)
-        while (line := self._queue.get(timeout=STOP_DEADLINE)) is not None:
-            self.lines.append(line)
-        return status
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=STOP_DEADLINE)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        return self.finish(STOP_DEADLINE, signum)
 
 
 @pytest.fixture

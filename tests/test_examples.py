@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import queue
 import select
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +22,8 @@ import pytest
 
 from gamify_client import GamifyClient
 from gamify_client.testing import DemoData, GamifyBackend
+
+from ._child import ChildProcess
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RUN_DEADLINE = 60.0
@@ -57,61 +57,20 @@ def lines_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     return result.stdout.splitlines()
 
 
-class ChildProcess:
-    """A process whose output is read line by line on a thread, so that a test can wait for a
-    line, act, and then collect the rest."""
-
-    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
+class ExampleProcess(ChildProcess):
+    """An example running as a child process."""
 
     def wait_for_line(self, text: str) -> None:
-        """Read until a line contains ``text``; fails at the deadline or at the end of output."""
-        deadline = time.monotonic() + LINE_DEADLINE
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"no line with {text!r} in time; output so far: {self.lines}")
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                pytest.fail(f"the process ended before printing {text!r}: {self.lines}")
-            self.lines.append(line)
-            if text in line:
-                return
+        """Read until a line contains ``text``."""
+        self.wait_for(lambda line: text in line, repr(text), LINE_DEADLINE)
 
-    def finish(self) -> int:
+    def finish(self, deadline: float = RUN_DEADLINE, signum: int | None = None) -> int:
         """Wait for the exit and collect the rest of the output; returns the exit status."""
-        status = self.process.wait(timeout=RUN_DEADLINE)
-        while (line := self._queue.get(timeout=RUN_DEADLINE)) is not None:
-            self.lines.append(line)
-        return status
+        return super().finish(deadline, signum)
 
     def stop(self) -> None:
         """End the process if it still runs (a failed test), and close its pipes."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=RUN_DEADLINE)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                pipe.close()
+        self.kill(RUN_DEADLINE)
 
 
 @pytest.fixture
@@ -125,12 +84,12 @@ def served() -> Iterator[tuple[str, GamifyBackend, DemoData]]:
 
 
 @pytest.fixture
-def child_processes() -> Iterator[Callable[..., ChildProcess]]:
+def child_processes() -> Iterator[Callable[..., ExampleProcess]]:
     """Starts child processes that are ended when the test ends, whatever happened."""
-    started: list[ChildProcess] = []
+    started: list[ExampleProcess] = []
 
-    def start(command: list[str], env: dict[str, str] | None = None) -> ChildProcess:
-        child = ChildProcess(command, env)
+    def start(command: list[str], env: dict[str, str] | None = None) -> ExampleProcess:
+        child = ExampleProcess(command, env, what="the example")
         started.append(child)
         return child
 
@@ -235,7 +194,7 @@ def test_async_bot_cheers_the_simulated_learners_and_stops_by_itself() -> None:
 
 def test_async_bot_against_a_deployment_hears_another_programs_submissions(
     served: tuple[str, GamifyBackend, DemoData],
-    child_processes: Callable[..., ChildProcess],
+    child_processes: Callable[..., ExampleProcess],
 ) -> None:
     base_url, backend, demo = served
     bot = child_processes(
@@ -399,7 +358,7 @@ def test_tk_window_tells_the_client_when_it_gains_and_loses_focus(
     root: Any,
     x_display: str,
     served: tuple[str, GamifyBackend, DemoData],
-    child_processes: Callable[..., ChildProcess],
+    child_processes: Callable[..., ExampleProcess],
 ) -> None:
     base_url, backend, demo = served
     learner = demo.users[0]
@@ -462,7 +421,7 @@ def test_tk_dashboard_example_runs_in_a_window_with_simulated_activity(x_display
 def test_tk_dashboard_example_against_a_deployment_follows_its_writes(
     x_display: str,
     served: tuple[str, GamifyBackend, DemoData],
-    child_processes: Callable[..., ChildProcess],
+    child_processes: Callable[..., ExampleProcess],
 ) -> None:
     pytest.importorskip("tkinter", reason="Python has no tkinter (Debian: python3-tk)")
     base_url, backend, demo = served
