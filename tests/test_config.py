@@ -97,3 +97,14 @@ def test_timeout_applies_to_every_request_and_follows_with_options() -> None:
         client.tasks.list()
         client.with_options(timeout=0.5).tasks.list()
     assert [t["read"] for t in seen] == [3, 0.5]  # type: ignore[index]
+
+
+def test_with_options_can_clear_the_token_and_refuses_unknown_settings() -> None:
+    with GamifyClient(base_url="http://a.test", token="one") as client:
+        assert client.with_options(token=None).token is None
+        assert (
+            AsyncGamifyClient(base_url="http://a.test", token="x").with_options(token=None).token
+            is None
+        )
+        with pytest.raises(ConfigError, match="unknown settings: colour"):
+            client.with_options(colour="blue")

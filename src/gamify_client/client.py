@@ -140,9 +140,10 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
 
     def with_options(self, **changes: Any) -> GamifyClient:
         """A client with some settings changed (``token=``, ``timeout=``, ``max_retries=``,
-        ...), sharing this one's connection pool, cache and events."""
+        ...; ``token=None`` gives a client without one), sharing this one's connection pool,
+        cache and events."""
         return GamifyClient(
-            config=self._config.replace(**changes),
+            config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -299,10 +300,10 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         )
 
     def with_options(self, **changes: Any) -> AsyncGamifyClient:
-        """A client with some settings changed, sharing this one's connection pool, cache and
-        events."""
+        """A client with some settings changed (``token=None`` gives a client without one),
+        sharing this one's connection pool, cache and events."""
         return AsyncGamifyClient(
-            config=self._config.replace(**changes),
+            config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,

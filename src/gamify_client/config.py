@@ -96,6 +96,14 @@ class ClientConfig:
         """A copy with ``changes`` applied (None values are skipped)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def with_changes(self, **changes: Any) -> ClientConfig:
+        """A copy with every one of ``changes`` applied, None included (``token=None`` logs
+        out); an unknown name is a ConfigError."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
 
 def _seconds(raw: str) -> float:
     return float(raw)
