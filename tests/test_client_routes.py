@@ -1378,6 +1378,7 @@ def test_users_login_returns_the_token(api: Api, router: respx.MockRouter) -> No
     assert result.user_id == USER_ID
     assert result.designation == "user"
     assert result.message == "Login successful"
+    assert api.client.token == TOKEN
 
 
 def test_client_login_sends_the_token_from_then_on(api: Api, router: respx.MockRouter) -> None:

@@ -21,6 +21,8 @@ from ._retry import RetryPolicy
 from .config import ClientConfig
 from .errors import APIConnectionError, APITimeoutError, GamifyError
 from .events import EventManager
+from .models import LoginResult
+from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 
 __all__ = [
@@ -52,6 +54,8 @@ class Call(Generic[T]):
     data: Mapping[str, Any] | None = None
     mutation: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    keeps_token: bool = False
+    """A login: the client keeps the answer's token and sends it from then on."""
 
 
 def resolve_settings(
@@ -106,6 +110,7 @@ class BaseClient:
 
     _config: ClientConfig
     _retry_policy: RetryPolicy
+    _realtime: RealtimeSync
     _auth_headers: dict[str, str]
 
     def __init__(
@@ -207,6 +212,16 @@ class BaseClient:
         delay = self._retry_policy.delay(1, first_error)
         logger.info("retrying after %s (attempt 1), waiting %.2f s", first_error, delay)
         return delay
+
+    def _settle(self, call: Call[T], response: httpx.Response) -> T:
+        """The parsed result of a successful answer, after what it means for the client: a
+        login's token kept, a write's real-time rule applied."""
+        result = call.parse(response)
+        if call.keeps_token and isinstance(result, LoginResult):
+            self.token = result.token
+        if call.mutation is not None:
+            self._realtime.after_mutation(call.mutation, call.context, result)
+        return result
 
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:

@@ -22,7 +22,6 @@ from .config import ClientConfig
 from .errors import GamifyError
 from .events import EventManager
 from .hooks import AsyncQueriesMixin, QueriesMixin
-from .models import Designation, LoginResult, RegisterResult
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 from .resources import (
@@ -37,6 +36,7 @@ from .resources import (
     Tasks,
     Users,
 )
+from .resources._base import async_endpoint, sync_endpoint
 from .resources.users import login_user, register_user
 from .timers import AsyncScheduler, Scheduler
 
@@ -103,40 +103,8 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         self.users = Users(self)
         self._init_queries(self._request)
 
-    def login(
-        self,
-        *,
-        email: str,
-        password: str,
-        designation: Designation = "admin",
-        admin_id: str | None = None,
-    ) -> LoginResult:
-        """Log in, keep the token and send it as ``Authorization: Bearer`` from now on."""
-        result = self._request(
-            login_user(email=email, password=password, designation=designation, admin_id=admin_id)
-        )
-        self.token = result.token
-        return result
-
-    def register(
-        self,
-        *,
-        name: str,
-        email: str,
-        password: str,
-        designation: Designation,
-        parent_id: str | None = None,
-    ) -> RegisterResult:
-        """Create an account (see :meth:`Users.register <gamify_client.resources.Users>`)."""
-        return self._request(
-            register_user(
-                name=name,
-                email=email,
-                password=password,
-                designation=designation,
-                parent_id=parent_id,
-            )
-        )
+    login = sync_endpoint(login_user)
+    register = sync_endpoint(register_user)
 
     def with_options(self, **changes: Any) -> GamifyClient:
         """A client with some settings changed (``token=``, ``timeout=``, ``max_retries=``,
@@ -154,10 +122,7 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
             response = self._send_once(call, 1)
         except GamifyError as error:
             response = self._retry(call, error)
-        result = call.parse(response)
-        if call.mutation is not None:
-            self._realtime.after_mutation(call.mutation, call.context, result)
-        return result
+        return self._settle(call, response)
 
     def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
         plan = self._retry_plan(call.method, first_error)
@@ -264,40 +229,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         self.users = AsyncUsers(self)
         self._init_queries(self._request)
 
-    async def login(
-        self,
-        *,
-        email: str,
-        password: str,
-        designation: Designation = "admin",
-        admin_id: str | None = None,
-    ) -> LoginResult:
-        """Log in, keep the token and send it as ``Authorization: Bearer`` from now on."""
-        result = await self._request(
-            login_user(email=email, password=password, designation=designation, admin_id=admin_id)
-        )
-        self.token = result.token
-        return result
-
-    async def register(
-        self,
-        *,
-        name: str,
-        email: str,
-        password: str,
-        designation: Designation,
-        parent_id: str | None = None,
-    ) -> RegisterResult:
-        """Create an account (see :meth:`Users.register <gamify_client.resources.Users>`)."""
-        return await self._request(
-            register_user(
-                name=name,
-                email=email,
-                password=password,
-                designation=designation,
-                parent_id=parent_id,
-            )
-        )
+    login = async_endpoint(login_user)
+    register = async_endpoint(register_user)
 
     def with_options(self, **changes: Any) -> AsyncGamifyClient:
         """A client with some settings changed (``token=None`` gives a client without one),
@@ -314,10 +247,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
             response = await self._send_once(call, 1)
         except GamifyError as error:
             response = await self._retry(call, error)
-        result = call.parse(response)
-        if call.mutation is not None:
-            self._realtime.after_mutation(call.mutation, call.context, result)
-        return result
+        return self._settle(call, response)
 
     async def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
         plan = self._retry_plan(call.method, first_error)

@@ -44,12 +44,18 @@ class SyncResource:
     def __init__(self, client: SyncSender) -> None:
         self._client = client
 
+    def _request(self, call: Call[T]) -> T:
+        return self._client._request(call)
+
 
 class AsyncResource:
     """A group of endpoints on the async client."""
 
     def __init__(self, client: AsyncSender) -> None:
         self._client = client
+
+    async def _request(self, call: Call[T]) -> T:
+        return await self._client._request(call)
 
 
 def _as_method(method: Callable[..., Any], build: Callable[..., Any], returns: str) -> None:
@@ -69,11 +75,12 @@ def _result_name(build: Callable[..., Any]) -> str:
     return text[len("Call[") : -1] if text.startswith("Call[") else text
 
 
-def sync_endpoint(build: Callable[P, Call[T]]) -> Callable[Concatenate[SyncResource, P], T]:
-    """The sync method for an endpoint builder: build the call, send it, return the result."""
+def sync_endpoint(build: Callable[P, Call[T]]) -> Callable[Concatenate[SyncSender, P], T]:
+    """The sync method for an endpoint builder: build the call, send it, return the result.
+    It serves a resource and the client itself alike: anything with ``_request``."""
 
-    def method(self: SyncResource, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._client._request(build(*args, **kwargs))
+    def method(self: SyncSender, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._request(build(*args, **kwargs))
 
     _as_method(method, build, _result_name(build))
     return method
@@ -81,11 +88,12 @@ def sync_endpoint(build: Callable[P, Call[T]]) -> Callable[Concatenate[SyncResou
 
 def async_endpoint(
     build: Callable[P, Call[T]],
-) -> Callable[Concatenate[AsyncResource, P], Awaitable[T]]:
-    """The async method for an endpoint builder: build the call, await it, return the result."""
+) -> Callable[Concatenate[AsyncSender, P], Awaitable[T]]:
+    """The async method for an endpoint builder: build the call, await it, return the result.
+    It serves a resource and the client itself alike: anything with ``_request``."""
 
-    async def method(self: AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._client._request(build(*args, **kwargs))
+    async def method(self: AsyncSender, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._request(build(*args, **kwargs))
 
     _as_method(method, build, f"Awaitable[{_result_name(build)}]")
     return method

@@ -44,7 +44,8 @@ def login_user(
     designation: Designation = "admin",
     admin_id: str | None = None,
 ) -> Call[LoginResult]:
-    """Log in and get a JWT (valid one day). A ``user`` needs its admin's ``admin_id``."""
+    """Log in and get a JWT (valid one day); the client keeps the token and sends it as
+    ``Authorization: Bearer`` from then on. A ``user`` needs its admin's ``admin_id``."""
     if designation == "user" and not admin_id:
         raise ValueError("logging in as a user needs admin_id, the short id of the user's admin")
     fields = {
@@ -53,7 +54,7 @@ def login_user(
         "designation": designation,
         "adminId": admin_id,
     }
-    return Call("POST", "/api/user/login", _LOGIN, json=body(fields))
+    return Call("POST", "/api/user/login", _LOGIN, json=body(fields), keeps_token=True)
 
 
 def get_user(user_id: str) -> Call[User]:
