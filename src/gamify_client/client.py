@@ -171,11 +171,6 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         self.close()
 
 
-def _call_later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
-    # Writes finish inside a coroutine, so the loop that awaited them runs the refetch.
-    return asyncio.get_running_loop().call_later(delay, callback)
-
-
 class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
     """The asyncio client: the same names as :class:`GamifyClient`, awaited.
 
@@ -221,7 +216,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._realtime = RealtimeSync(self.refresh_manager, self.events, settings, _call_later)
+        self._realtime = RealtimeSync(
+            self.refresh_manager, self.events, settings, self.scheduler.call_later
+        )
         self.tasks = AsyncTasks(self)
         self.categories = AsyncCategories(self)
         self.batches = AsyncBatches(self)

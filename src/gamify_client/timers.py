@@ -21,6 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ._logging import logger
+from ._loops import running_loop
 
 __all__ = ["AsyncScheduler", "Scheduler", "TimerHandle"]
 
@@ -322,11 +323,7 @@ class AsyncScheduler:
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if running_loop() is loop:
             wake.set()
         else:
             with suppress(RuntimeError):
