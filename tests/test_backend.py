@@ -116,7 +116,19 @@ def test_malformed_json_body_gets_400_page_and_service_keeps_serving(api: httpx.
     assert api.get("/").status_code == 200
 
 
-def test_malformed_id_answers_500_cast_error(api: httpx.Client) -> None:
+def test_malformed_path_id_is_not_found_and_a_malformed_body_id_is_a_bad_request(
+    api: httpx.Client,
+) -> None:
+    assert api.get("/api/task/not-an-id").json() == {"message": "Task not found"}
+    assert api.get("/api/task/not-an-id").status_code == 404
+    response = api.get("/api/task/submissions", params={"taskId": "x", "userId": "y"})
+    assert (response.status_code, response.json()) == (400, {"message": "Invalid userId"})
+
+
+def test_malformed_id_answers_500_cast_error_with_validation_500(
+    backend: GamifyBackend, api: httpx.Client
+) -> None:
+    backend.defects.add("validation_500")
     response = api.get("/api/task/not-an-id")
     assert response.status_code == 500
     body = response.json()
@@ -125,7 +137,10 @@ def test_malformed_id_answers_500_cast_error(api: httpx.Client) -> None:
     assert body["error"]["value"] == "not-an-id"
 
 
-def test_malformed_id_on_batch_route_gives_error_message(api: httpx.Client) -> None:
+def test_malformed_id_on_batch_route_gives_error_message(
+    backend: GamifyBackend, api: httpx.Client
+) -> None:
+    backend.defects.add("validation_500")
     response = api.get("/api/batches/xyz")
     assert response.status_code == 500
     assert response.json() == {

@@ -22,8 +22,10 @@ def xps_of(api: httpx.Client, user_id: str) -> int:
     return xps
 
 
-def test_known_defects_are_the_documented_four() -> None:
-    assert {"xp_not_updated", "double_xp", "no_current_streak", "create_task_500"} == KNOWN_DEFECTS
+def test_known_defects_are_the_contracts_46_and_xp_not_updated() -> None:
+    assert len(KNOWN_DEFECTS) == 47
+    assert {"xp_not_updated", "double_xp", "submit_no_streak", "task_create_500"} < KNOWN_DEFECTS
+    assert {"missing_auth", "no_cascade", "debug_route_public"} < KNOWN_DEFECTS
 
 
 def test_unknown_defect_is_refused() -> None:
@@ -53,20 +55,20 @@ def test_double_xp_for_a_task_in_a_batch(
     assert xps_of(api, demo.users[0].id) == 200
 
 
-def test_no_current_streak_in_submit_real_time_data(
+def test_submit_no_streak_in_submit_real_time_data(
     backend: GamifyBackend, demo: DemoData, api: httpx.Client
 ) -> None:
-    backend.defects.add("no_current_streak")
+    backend.defects.add("submit_no_streak")
     real_time = submit(api, demo.task_ids[0], demo.users[0].id).json()["realTimeData"]
     assert "currentStreak" not in real_time
     assert real_time["newTotalXP"] == 100
 
 
-def test_create_task_500_answers_500_after_writing(
+def test_task_create_500_answers_500_after_writing(
     backend: GamifyBackend, api: httpx.Client
 ) -> None:
     demo = backend.seed_demo()
-    backend.defects.add("create_task_500")
+    backend.defects.add("task_create_500")
     response = api.post(
         "/api/task/create",
         json={
@@ -92,13 +94,13 @@ def test_defects_can_be_switched_off(
     backend.defects.discard("xp_not_updated")
     assert len(backend.defects) == 0
     backend.defects.add("double_xp")
-    backend.defects.add("no_current_streak")
+    backend.defects.add("submit_no_streak")
     backend.defects.clear()
     assert list(backend.defects) == []
     assert submit(api, demo.task_ids[0], demo.users[0].id).json()["progress"]["newTotalXP"] == 100
 
 
 def test_seed_demo_works_whatever_defects_are_on() -> None:
-    with GamifyBackend(defects={"create_task_500", "xp_not_updated"}) as backend:
+    with GamifyBackend(defects={"task_create_500", "xp_not_updated"}) as backend:
         assert len(backend.seed_demo().task_ids) == 4
-        assert set(backend.defects) == {"create_task_500", "xp_not_updated"}
+        assert set(backend.defects) == {"task_create_500", "xp_not_updated"}

@@ -113,7 +113,7 @@ def test_errors_keep_the_server_serving(demo: DemoData, api: httpx.Client) -> No
     assert malformed.status_code == 400
     assert "Bad Request" in malformed.text
     assert api.get("/").status_code == 200
-    assert api.get("/api/task/bad-id").status_code == 500
+    assert api.get("/api/task/bad-id").status_code == 404
     assert api.get("/nowhere").status_code == 404
     assert api.get("/").status_code == 200
 

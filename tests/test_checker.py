@@ -90,17 +90,17 @@ def test_the_checks_named_in_the_brief_exist() -> None:
             id="double_xp",
         ),
         pytest.param(
-            "no_current_streak",
+            "submit_no_streak",
             {"submit.real_time_data": "currentStreak: expected 1, saw no currentStreak at all"},
-            id="no_current_streak",
+            id="submit_no_streak",
         ),
         pytest.param(
-            "create_task_500",
+            "task_create_500",
             {
                 "task.create_succeeds": "saw 500 'Failed to create task'; yet the task was written",
                 "task.create_real_time_data": "the create answered 500",
             },
-            id="create_task_500",
+            id="task_create_500",
         ),
     ],
 )
@@ -120,7 +120,7 @@ def test_a_defect_fails_exactly_its_checks_over_a_socket(
 def test_a_create_that_answers_500_after_writing_is_found_and_never_repeated(
     backend: GamifyBackend,
 ) -> None:
-    backend.defects.add("create_task_500")
+    backend.defects.add("task_create_500")
 
     report = check_in_process(backend, cleanup=False)
 

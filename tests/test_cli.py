@@ -121,9 +121,9 @@ def test_serve_switches_on_the_defects_it_is_given(
     ("defect", "failing_line"),
     [
         ("double_xp", "FAIL submit.xp_added_once: expected xps 0 + 120 = 120, saw 240"),
-        ("no_current_streak", "FAIL submit.real_time_data: currentStreak: expected 1, saw no"),
+        ("submit_no_streak", "FAIL submit.real_time_data: currentStreak: expected 1, saw no"),
         ("xp_not_updated", "FAIL submit.xp_updated: expected xps to grow from 0"),
-        ("create_task_500", "FAIL task.create_succeeds: expected 201 with success: true"),
+        ("task_create_500", "FAIL task.create_succeeds: expected 201 with success: true"),
     ],
 )
 def test_check_exits_1_and_names_the_failing_check_on_a_defective_backend(

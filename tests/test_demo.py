@@ -16,7 +16,8 @@ from gamify_client import demo
 from gamify_client.demo import DemoSummary, main, run
 from gamify_client.demo._tracker import Expectation, MutationOutcome, UpdateTracker
 from gamify_client.events import Event
-from gamify_client.realtime import RULES, Rule
+from gamify_client.realtime import Rule
+from gamify_client.resources import batches as batches_resource
 
 # The summary's lines (the lines during the run start with a check mark instead).
 OUTCOME = re.compile(
@@ -103,7 +104,7 @@ def test_a_view_that_misses_a_write_fails_the_demo(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A broken sync rule: creating a batch no longer refreshes anybody's batches.
-    monkeypatch.setitem(RULES, "batches.create", Rule(Event.BATCH_CREATED, lambda _c: []))
+    monkeypatch.setattr(batches_resource.CREATE, "rule", Rule(Event.BATCH_CREATED, lambda _c: []))
     monkeypatch.setattr(demo, "VIEW_DEADLINE", 1.0)
 
     status = run(speed=0)

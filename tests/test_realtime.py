@@ -22,7 +22,6 @@ from gamify_client import (
 )
 from gamify_client.keys import Key
 from gamify_client.models import Dashboard, RealTimeData, Task, User, UserBatchProgress
-from gamify_client.realtime import RULES
 from gamify_client.refresh import DataRefreshManager
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._seed import DemoData
@@ -75,24 +74,6 @@ def world(
     yield world
     world.admin.close()
     world.user.close()
-
-
-def test_every_mutating_endpoint_has_a_rule() -> None:
-    assert set(RULES) == {
-        "tasks.create",
-        "tasks.submit",
-        "progress.submit_task",
-        "tasks.start",
-        "tasks.assign",
-        "tasks.edit",
-        "tasks.delete",
-        "batches.create",
-        "batches.enroll",
-        "batches.remove",
-        "batches.delete",
-        "progress.initialize",
-        "users.update_points",
-    }
 
 
 def test_submit_patches_xp_at_once_without_a_request(world: World) -> None:

@@ -9,12 +9,12 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
+from ._call import Call
 from ._logging import enable_debug_logging, logger
 from ._parsing import status_error
 from ._retry import RetryPolicy
@@ -37,25 +37,6 @@ __all__ = [
 T = TypeVar("T")
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One endpoint call, described without I/O: the request to send, how to parse the
-    answer and, for a write, which real-time rule applies (``mutation``) with the ids the
-    request named (``context``)."""
-
-    method: str
-    path: str
-    parse: Callable[[httpx.Response], T]
-    params: Mapping[str, Any] | None = None
-    json: Any = None
-    files: Any = None
-    data: Mapping[str, Any] | None = None
-    mutation: str | None = None
-    context: Mapping[str, Any] = field(default_factory=dict)
-    keeps_token: bool = False
-    """A login: the client keeps the answer's token and sends it from then on."""
 
 
 def resolve_settings(

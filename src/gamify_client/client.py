@@ -25,14 +25,20 @@ from .hooks import AsyncQueriesMixin, QueriesMixin
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 from .resources import (
+    Analytics,
+    AsyncAnalytics,
     AsyncBatches,
     AsyncCategories,
+    AsyncFeedback,
     AsyncProgress,
+    AsyncSurveys,
     AsyncTasks,
     AsyncUsers,
     Batches,
     Categories,
+    Feedback,
     Progress,
+    Surveys,
     Tasks,
     Users,
 )
@@ -101,6 +107,9 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         self.batches = Batches(self)
         self.progress = Progress(self)
         self.users = Users(self)
+        self.feedback = Feedback(self)
+        self.analytics = Analytics(self)
+        self.surveys = Surveys(self)
         self._init_queries(self._request)
 
     login = sync_endpoint(login_user)
@@ -224,6 +233,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         self.batches = AsyncBatches(self)
         self.progress = AsyncProgress(self)
         self.users = AsyncUsers(self)
+        self.feedback = AsyncFeedback(self)
+        self.analytics = AsyncAnalytics(self)
+        self.surveys = AsyncSurveys(self)
         self._init_queries(self._request)
 
     login = async_endpoint(login_user)

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import httpx
+
+from ._call import Call
 from ._logging import logger
 from .config import ClientConfig
 from .events import Event, EventManager
@@ -37,12 +40,19 @@ from .models import (
 from .refresh import DataRefreshManager
 
 __all__ = [
-    "RULES",
+    "WRITES",
     "AppliedMutation",
     "MutationContext",
     "MutationListener",
     "RealtimeSync",
     "Rule",
+    "Write",
+    "membership_keys",
+    "scoped",
+    "submission_keys",
+    "submission_patches",
+    "task_created_patches",
+    "user_update_patches",
 ]
 
 Patch = Callable[[Any], Any]
@@ -96,7 +106,7 @@ def _ref_id(reference: object) -> str | None:
     return getattr(reference, "id", None)
 
 
-def _scoped(family: CacheKey, *ids: str | None) -> Key:
+def scoped(family: CacheKey, *ids: str | None) -> Key:
     """The narrowest key the known ids allow: the family itself when an id is missing."""
     present = []
     for value in ids:
@@ -225,10 +235,11 @@ def _patch_append_task(task: Task) -> Patch:
     return patch
 
 
-# The rules, one per write.
+# Building blocks of the rules that the resources declare beside their endpoints.
 
 
-def _submission_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+def submission_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+    """A submission's patches: XP, streak and batch progress from ``realTimeData``."""
     real_time, user_id = context.real_time, context.user_id
     if real_time is None or user_id is None:
         return ()
@@ -248,104 +259,110 @@ def _submission_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]
     return patches
 
 
-def _submission_keys(context: MutationContext) -> Sequence[Key]:
+def submission_keys(context: MutationContext) -> Sequence[Key]:
+    """What a submission changes: the user's dashboard, profile and progress, the batch's
+    progress and analytics, the task lists."""
     user_id, batch_id = context.user_id, context.batch_id
     return [
-        _scoped(CacheKey.DASHBOARD, user_id),
+        scoped(CacheKey.DASHBOARD, user_id),
         CacheKey.TASKS,
-        _scoped(CacheKey.BATCH_PROGRESS, batch_id),
-        _scoped(CacheKey.USER_PROGRESS, user_id, batch_id),
-        _scoped(CacheKey.USER_PROFILE, user_id),
+        scoped(CacheKey.BATCH_PROGRESS, batch_id),
+        scoped(CacheKey.USER_PROGRESS, user_id, batch_id),
+        scoped(CacheKey.USER_PROFILE, user_id),
     ]
 
 
-def _task_created_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+def task_created_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+    """A new task joins the cached task list at once."""
     task = context.result.data
     return [(CacheKey.TASKS, _patch_append_task(task))] if isinstance(task, Task) else ()
 
 
-def _membership_keys(context: MutationContext) -> Sequence[Key]:
+def membership_keys(context: MutationContext) -> Sequence[Key]:
+    """What enrolling a user in a batch, or removing them, changes."""
     user_id, batch_id = context.user_id, context.batch_id
     return [
         CacheKey.BATCHES,
-        _scoped(CacheKey.DASHBOARD, user_id),
-        _scoped(CacheKey.BATCH_PROGRESS, batch_id),
-        _scoped(CacheKey.USER_PROGRESS, user_id),
+        scoped(CacheKey.DASHBOARD, user_id),
+        scoped(CacheKey.BATCH_PROGRESS, batch_id),
+        scoped(CacheKey.USER_PROGRESS, user_id),
     ]
 
 
-def _user_update_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+def user_update_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
+    """A user document in the answer replaces the cached profile's XP."""
     user = context.result.data
     if not isinstance(user, User):
         return ()
     return [((CacheKey.USER_PROFILE, user.id), _patch_user_xp(user.xps))]
 
 
-RULES: Mapping[str, Rule] = {
-    "tasks.create": Rule(
-        Event.TASK_CREATED,
-        # A new task in a batch reaches every enrolled user's dashboard and progress, and the
-        # batch's own task list.
-        lambda c: [
-            CacheKey.DASHBOARD,
-            CacheKey.TASKS,
-            _scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
-            CacheKey.USER_PROGRESS,
-            *([CacheKey.BATCHES] if c.batch_id is not None else []),
-        ],
-        _task_created_patches,
-    ),
-    "tasks.submit": Rule(Event.TASK_COMPLETED, _submission_keys, _submission_patches),
-    "progress.submit_task": Rule(Event.TASK_COMPLETED, _submission_keys, _submission_patches),
-    "tasks.start": Rule(Event.PROGRESS_UPDATE, lambda c: [CacheKey.TASKS]),
-    "tasks.assign": Rule(
-        Event.TASK_ASSIGNED, lambda c: [CacheKey.TASKS, CacheKey.DASHBOARD, CacheKey.USER_PROGRESS]
-    ),
-    "tasks.edit": Rule(
-        Event.DATA_REFRESH, lambda c: [CacheKey.TASKS, CacheKey.DASHBOARD, CacheKey.USER_PROGRESS]
-    ),
-    "tasks.delete": Rule(
-        Event.DATA_REFRESH,
-        lambda c: [
-            CacheKey.TASKS,
-            CacheKey.DASHBOARD,
-            CacheKey.BATCH_PROGRESS,
-            CacheKey.USER_PROGRESS,
-        ],
-    ),
-    "batches.create": Rule(
-        Event.BATCH_CREATED,
-        lambda c: [CacheKey.BATCHES, CacheKey.DASHBOARD, CacheKey.BATCH_PROGRESS],
-    ),
-    "batches.enroll": Rule(Event.BATCH_ENROLLED, _membership_keys),
-    "batches.remove": Rule(Event.DATA_REFRESH, _membership_keys),
-    "batches.delete": Rule(
-        Event.DATA_REFRESH,
-        lambda c: [
-            CacheKey.BATCHES,
-            CacheKey.DASHBOARD,
-            _scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
-            CacheKey.USER_PROGRESS,
-            CacheKey.TASKS,
-        ],
-    ),
-    "progress.initialize": Rule(
-        Event.PROGRESS_UPDATE,
-        lambda c: [
-            _scoped(CacheKey.DASHBOARD, c.user_id),
-            _scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
-            _scoped(CacheKey.USER_PROGRESS, c.user_id, c.batch_id),
-        ],
-    ),
-    "users.update_points": Rule(
-        Event.USER_UPDATE,
-        lambda c: [
-            _scoped(CacheKey.USER_PROFILE, c.user_id),
-            _scoped(CacheKey.DASHBOARD, c.user_id),
-        ],
-        _user_update_patches,
-    ),
-}
+_T = TypeVar("_T")
+
+WRITES: dict[str, Write[Any]] = {}
+"""Every write the SDK knows, by name; each :class:`Write` adds itself when it is made."""
+
+
+@dataclass(eq=False)
+class Write(Generic[_T]):
+    """One write endpoint, described once: its name, its route, how its answer is parsed,
+    its real-time :class:`Rule`, and where its request names the ids the rule scopes by.
+
+    Making a ``Write`` registers it in :data:`WRITES` (a second one of the same name is an
+    error), so a client, a bridge to other processes and the reference backend's event stream
+    all read the same object. A mutating endpoint builder returns :meth:`call`, so it cannot
+    be written without its rule.
+
+    ``ids`` maps a context name (``"task_id"``) to where the request carries it: ``":id"`` for
+    a path parameter of ``route``, or a body field name (``"userId"``).
+    """
+
+    name: str
+    method: str
+    route: str
+    parse: Callable[[httpx.Response], MutationResult[_T]]
+    rule: Rule
+    ids: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name in WRITES:
+            raise ValueError(f"a write named {self.name!r} exists already")
+        WRITES[self.name] = self
+
+    def call(
+        self,
+        path: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Call[MutationResult[_T]]:
+        """The call for this write at ``path`` (``route`` with its ids filled in)."""
+        return Call(
+            self.method,
+            path,
+            self.parse,
+            params=params,
+            json=json,
+            files=files,
+            data=data,
+            mutation=self,
+            context=dict(context or {}),
+        )
+
+    def request_ids(
+        self, path_params: Mapping[str, str], fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The ids a request names, read as :attr:`ids` says (the server side's view)."""
+        found: dict[str, Any] = {}
+        for name, source in self.ids.items():
+            if source.startswith(":"):
+                found[name] = path_params.get(source[1:])
+            else:
+                found[name] = fields.get(source)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +388,7 @@ Schedule = Callable[[float, Callable[[], None]], object]
 
 
 class RealtimeSync:
-    """Applies :data:`RULES` after each successful write of a client."""
+    """Applies each write's :class:`Rule` after it succeeded in a client."""
 
     def __init__(
         self,
@@ -401,7 +418,7 @@ class RealtimeSync:
 
     def after_mutation(
         self,
-        mutation: str,
+        write: Write[Any],
         request: Mapping[str, Any],
         result: Any,
         *,
@@ -409,9 +426,9 @@ class RealtimeSync:
     ) -> list[Key]:
         """Patch, emit and invalidate for one finished write; returns the keys invalidated
         (now, or after the delay). ``remote`` marks a write from another process."""
-        rule = RULES.get(mutation)
-        if rule is None or not isinstance(result, MutationResult):
+        if not isinstance(result, MutationResult):
             return []
+        rule, mutation = write.rule, write.name
         context = MutationContext(mutation, request, result)
         for key, patch in rule.patches(context):
             self._manager.update(key, patch)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,8 @@ import httpx
 from ..errors import GamifyError
 from ..keys import format_key
 from ..models import MutationResult
-from ..realtime import RULES, AppliedMutation, MutationContext
-from ..resources.batches import _BATCH_WRITE
-from ..resources.progress import _INITIALIZED, _SUBMITTED
-from ..resources.tasks import _SUBMIT, _TASK_WRITE
-from ..resources.users import _USER_WRITE
+from ..realtime import WRITES, AppliedMutation, MutationContext
+from ..resources import ALL_WRITES
 
 __all__ = [
     "EVENTS_PATH",
@@ -51,24 +48,6 @@ EVENTS_PATH = "/api/events"
 ORIGIN_HEADER = "X-Gamify-Origin"
 """The request header a push listener's client sends, so that the stream's copy of the
 client's own writes is recognised and not applied a second time."""
-
-# The parsers of the resources themselves, so that a receiver reads a body exactly as the
-# writer did.
-_PARSERS: Mapping[str, Callable[[httpx.Response], MutationResult[Any]]] = {
-    "tasks.create": _TASK_WRITE,
-    "tasks.submit": _SUBMIT,
-    "tasks.start": _TASK_WRITE,
-    "tasks.edit": _TASK_WRITE,
-    "tasks.assign": _TASK_WRITE,
-    "tasks.delete": _TASK_WRITE,
-    "batches.create": _BATCH_WRITE,
-    "batches.enroll": _BATCH_WRITE,
-    "batches.remove": _BATCH_WRITE,
-    "batches.delete": _BATCH_WRITE,
-    "progress.initialize": _INITIALIZED,
-    "progress.submit_task": _SUBMITTED,
-    "users.update_points": _USER_WRITE,
-}
 
 
 class MalformedMessage(ValueError):
@@ -149,7 +128,7 @@ class MutationMessage:
         origin, request, keys = data.get("origin"), data.get("request"), data.get("keys", [])
         if not isinstance(message_id, str) or not message_id:
             raise MalformedMessage("the message has no id")
-        if not isinstance(mutation, str) or mutation not in _PARSERS:
+        if not isinstance(mutation, str) or mutation not in ALL_WRITES:
             raise MalformedMessage(f"unknown mutation {mutation!r}")
         if not isinstance(event, str):
             raise MalformedMessage("the message has no event")
@@ -179,11 +158,11 @@ class MutationMessage:
 def result_from_body(mutation: str, body: Any) -> MutationResult[Any]:
     """Parse a write's response ``body`` as the client parsed it when it made the write.
     Raises :class:`MalformedMessage` for an unknown write or a body its parser rejects."""
-    parse = _PARSERS.get(mutation)
-    if parse is None:
+    write = ALL_WRITES.get(mutation)
+    if write is None:
         raise MalformedMessage(f"unknown mutation {mutation!r}")
     try:
-        return parse(httpx.Response(200, json=body))
+        return write.parse(httpx.Response(200, json=body))
     except (GamifyError, TypeError, ValueError) as err:
         raise MalformedMessage(f"the body is not a {mutation} answer: {err}") from None
 
@@ -199,7 +178,7 @@ def message_for_write(
     """The message for a write seen by the server: the event and keys are those the client's
     rule computes for it. Raises :class:`MalformedMessage` when the body cannot be read."""
     result = result_from_body(mutation, body)
-    rule = RULES[mutation]
+    rule = WRITES[mutation].rule
     context = MutationContext(mutation, request, result)
     return MutationMessage(
         id=message_id,

@@ -21,6 +21,7 @@ from .._logging import logger
 from ..keys import Key
 from ..realtime import RealtimeSync
 from ..refresh import DataRefreshManager
+from ..resources import ALL_WRITES
 from ._messages import MalformedMessage, MutationMessage
 
 __all__ = ["Backoff", "Delivery", "RemoteApplier", "RemoteStats", "SeenIds"]
@@ -119,7 +120,9 @@ class RemoteApplier:
             result = message.result()
         except MalformedMessage as err:
             return self._malformed(err)
-        self._realtime.after_mutation(message.mutation, message.request, result, remote=True)
+        self._realtime.after_mutation(
+            ALL_WRITES[message.mutation], message.request, result, remote=True
+        )
         logger.debug("applied %s %s from %s", message.mutation, message.id, self._where)
         return self._count(Delivery.APPLIED)
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, Unpack
 
-from .._core import Call
+from .._call import Call
 from .._logging import logger
 from .._loops import running_loop
 from ..timers import AsyncScheduler

@@ -10,7 +10,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
-from .._core import Call
+from .._call import Call
 from ..keys import format_key
 from ..timers import Scheduler
 from ._observer import QueryObserver

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from urllib.parse import quote
 
-from .._core import Call
+from .._call import Call
 
 __all__ = [
     "AsyncResource",
@@ -64,6 +64,7 @@ def _as_method(method: Callable[..., Any], build: Callable[..., Any], returns: s
     method.__name__ = build.__name__
     method.__qualname__ = build.__qualname__
     method.__doc__ = build.__doc__
+    method.__wrapped_builder__ = build  # type: ignore[attr-defined]
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[self_parameter, *signature.parameters.values()], return_annotation=returns
     )

@@ -7,9 +7,12 @@ from typing import Literal, TypeAlias
 
 from pydantic import TypeAdapter
 
-from .._core import Call
+from .._call import Call
 from .._parsing import MutationPayload, Payload
+from ..events import Event
+from ..keys import CacheKey
 from ..models import Batch, MutationResult
+from ..realtime import Rule, Write, membership_keys, scoped
 from ._base import AsyncResource, SyncResource, async_endpoint, body, segment, sync_endpoint
 
 __all__ = ["AsyncBatches", "Batches", "DifficultyLevel"]
@@ -19,6 +22,50 @@ DifficultyLevel: TypeAlias = Literal["Beginner", "Intermediate", "Advanced"] | s
 _BATCH = Payload(TypeAdapter(Batch), "Batch", keys=("batch",), bare=True)
 _BATCHES = Payload(TypeAdapter(list[Batch]), "list of Batch", keys=("batches",), bare=True)
 _BATCH_WRITE = MutationPayload(_BATCH)
+
+CREATE = Write(
+    "batches.create",
+    "POST",
+    "/api/batches",
+    _BATCH_WRITE,
+    Rule(
+        Event.BATCH_CREATED,
+        lambda c: [CacheKey.BATCHES, CacheKey.DASHBOARD, CacheKey.BATCH_PROGRESS],
+    ),
+)
+ENROLL = Write(
+    "batches.enroll",
+    "POST",
+    "/api/batches/:id/enroll",
+    _BATCH_WRITE,
+    Rule(Event.BATCH_ENROLLED, membership_keys),
+    ids={"batch_id": ":id", "user_id": "userId"},
+)
+REMOVE = Write(
+    "batches.remove",
+    "POST",
+    "/api/batches/:id/remove",
+    _BATCH_WRITE,
+    Rule(Event.DATA_REFRESH, membership_keys),
+    ids={"batch_id": ":id", "user_id": "userId"},
+)
+DELETE = Write(
+    "batches.delete",
+    "DELETE",
+    "/api/batches/:id",
+    _BATCH_WRITE,
+    Rule(
+        Event.DATA_REFRESH,
+        lambda c: [
+            CacheKey.BATCHES,
+            CacheKey.DASHBOARD,
+            scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
+            CacheKey.USER_PROGRESS,
+            CacheKey.TASKS,
+        ],
+    ),
+    ids={"batch_id": ":id"},
+)
 
 
 def list_batches() -> Call[list[Batch]]:
@@ -57,16 +104,15 @@ def create_batch(
         "learningObjectives": list(learning_objectives) if learning_objectives else None,
         "tasks": list(tasks) if tasks else None,
     }
-    return Call("POST", "/api/batches", _BATCH_WRITE, json=body(fields), mutation="batches.create")
+    return CREATE.call("/api/batches", json=body(fields))
 
 
-def _membership(action: str, batch_id: str, user_id: str) -> Call[MutationResult[Batch]]:
-    return Call(
-        "POST",
+def _membership(
+    write: Write[Batch], action: str, batch_id: str, user_id: str
+) -> Call[MutationResult[Batch]]:
+    return write.call(
         f"/api/batches/{segment(batch_id)}/{action}",
-        _BATCH_WRITE,
         json={"userId": user_id},
-        mutation=f"batches.{action}",
         context={"batch_id": batch_id, "user_id": user_id},
     )
 
@@ -74,23 +120,17 @@ def _membership(action: str, batch_id: str, user_id: str) -> Call[MutationResult
 def enroll_user(batch_id: str, user_id: str) -> Call[MutationResult[Batch]]:
     """Enrol a user (designation ``user``) in the batch; their progress starts with one
     entry per task. Enrolling twice is a :class:`~gamify_client.BadRequestError`."""
-    return _membership("enroll", batch_id, user_id)
+    return _membership(ENROLL, "enroll", batch_id, user_id)
 
 
 def remove_user(batch_id: str, user_id: str) -> Call[MutationResult[Batch]]:
     """Take a user out of the batch."""
-    return _membership("remove", batch_id, user_id)
+    return _membership(REMOVE, "remove", batch_id, user_id)
 
 
 def delete_batch(batch_id: str) -> Call[MutationResult[Batch]]:
     """Delete the batch; returns it as it was."""
-    return Call(
-        "DELETE",
-        f"/api/batches/{segment(batch_id)}",
-        _BATCH_WRITE,
-        mutation="batches.delete",
-        context={"batch_id": batch_id},
-    )
+    return DELETE.call(f"/api/batches/{segment(batch_id)}", context={"batch_id": batch_id})
 
 
 class Batches(SyncResource):

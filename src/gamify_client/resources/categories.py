@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from .._core import Call
+from .._call import Call
 from .._parsing import MutationPayload, Payload
+from ..events import Event
+from ..keys import CacheKey
 from ..models import Category, MutationResult
+from ..realtime import Rule, Write
 from ._base import AsyncResource, SyncResource, async_endpoint, body, sync_endpoint
 
 __all__ = ["AsyncCategories", "Categories"]
@@ -15,6 +18,15 @@ _CATEGORIES = Payload(
     TypeAdapter(list[Category]), "list of Category", keys=("categories",), bare=True
 )
 _CATEGORY_WRITE = MutationPayload(Payload(TypeAdapter(Category), "Category", keys=("category",)))
+
+CREATE = Write(
+    "categories.create",
+    "POST",
+    "/api/categories/create",
+    _CATEGORY_WRITE,
+    Rule(Event.DATA_REFRESH, lambda c: [CacheKey.CATEGORIES]),
+    ids={"batch_id": "batch"},
+)
 
 
 def list_categories(batch_id: str | None = None) -> Call[list[Category]]:
@@ -28,14 +40,7 @@ def create_category(
 ) -> Call[MutationResult[Category]]:
     """Create a category in ``batch``."""
     fields = {"name": name, "emoji": emoji, "batch": batch, "color": color}
-    return Call(
-        "POST",
-        "/api/categories/create",
-        _CATEGORY_WRITE,
-        json=body(fields),
-        mutation="categories.create",
-        context={"batch_id": batch},
-    )
+    return CREATE.call("/api/categories/create", json=body(fields), context={"batch_id": batch})
 
 
 class Categories(SyncResource):

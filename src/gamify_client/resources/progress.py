@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from .._core import Call
+from .._call import Call
 from .._parsing import MutationPayload, Payload
+from ..events import Event
+from ..keys import CacheKey
 from ..models import (
     ActivityLogEntry,
     BatchProgressReport,
@@ -15,6 +17,7 @@ from ..models import (
     SubmitTaskOutcome,
     UserBatchProgress,
 )
+from ..realtime import Rule, Write, scoped, submission_keys, submission_patches
 from ._base import AsyncResource, SyncResource, async_endpoint, segment, sync_endpoint
 
 __all__ = ["AsyncProgress", "Progress"]
@@ -30,6 +33,30 @@ _ACTIVITIES = Payload(
 )
 _INITIALIZED = MutationPayload(_PROGRESS)
 _SUBMITTED = MutationPayload(Payload(TypeAdapter(SubmitTaskOutcome), "task submission"))
+
+INITIALIZE = Write(
+    "progress.initialize",
+    "POST",
+    "/api/batch-progress/initialize",
+    _INITIALIZED,
+    Rule(
+        Event.PROGRESS_UPDATE,
+        lambda c: [
+            scoped(CacheKey.DASHBOARD, c.user_id),
+            scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
+            scoped(CacheKey.USER_PROGRESS, c.user_id, c.batch_id),
+        ],
+    ),
+    ids={"user_id": "userId", "batch_id": "batchId"},
+)
+SUBMIT_TASK = Write(
+    "progress.submit_task",
+    "POST",
+    "/api/batch-progress/submit-task",
+    _SUBMITTED,
+    Rule(Event.TASK_COMPLETED, submission_keys, submission_patches),
+    ids={"user_id": "userId", "task_id": "taskId", "batch_id": "batchId"},
+)
 
 
 def get_dashboard() -> Call[Dashboard]:
@@ -63,12 +90,9 @@ def get_activity(batch_id: str, *, limit: int | None = None) -> Call[list[Activi
 
 def initialize_progress(*, user_id: str, batch_id: str) -> Call[MutationResult[UserBatchProgress]]:
     """Start a user's progress in a batch; doing it twice is a BadRequestError."""
-    return Call(
-        "POST",
+    return INITIALIZE.call(
         "/api/batch-progress/initialize",
-        _INITIALIZED,
         json={"userId": user_id, "batchId": batch_id},
-        mutation="progress.initialize",
         context={"user_id": user_id, "batch_id": batch_id},
     )
 
@@ -81,12 +105,9 @@ def submit_task_progress(
     payload: dict[str, object] = {"userId": user_id, "taskId": task_id, "batchId": batch_id}
     if grade is not None:
         payload["submissionData"] = {"grade": grade}
-    return Call(
-        "POST",
+    return SUBMIT_TASK.call(
         "/api/batch-progress/submit-task",
-        _SUBMITTED,
         json=payload,
-        mutation="progress.submit_task",
         context={"user_id": user_id, "task_id": task_id, "batch_id": batch_id},
     )
 

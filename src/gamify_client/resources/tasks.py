@@ -8,9 +8,19 @@ from typing import IO, Any, Literal, TypeAlias
 
 from pydantic import TypeAdapter
 
-from .._core import Call
+from .._call import Call
 from .._parsing import MutationPayload, Payload
+from ..events import Event
+from ..keys import CacheKey
 from ..models import MutationResult, Submission, Task, TaskSubmitOutcome
+from ..realtime import (
+    Rule,
+    Write,
+    scoped,
+    submission_keys,
+    submission_patches,
+    task_created_patches,
+)
 from ._base import (
     AsyncResource,
     SyncResource,
@@ -34,6 +44,68 @@ _TASKS = Payload(TypeAdapter(list[Task]), "list of Task", keys=("tasks",), bare=
 _SUBMISSION = Payload(TypeAdapter(Submission | None), "Submission", keys=("submission",))
 _TASK_WRITE = MutationPayload(_TASK)
 _SUBMIT = MutationPayload(Payload(TypeAdapter(TaskSubmitOutcome), "task submission"))
+_TASK_CHANGED = (CacheKey.TASKS, CacheKey.DASHBOARD, CacheKey.USER_PROGRESS)
+
+CREATE = Write(
+    "tasks.create",
+    "POST",
+    "/api/task/create",
+    _TASK_WRITE,
+    Rule(
+        Event.TASK_CREATED,
+        # A new task in a batch reaches every enrolled user's dashboard and progress, and the
+        # batch's own task list.
+        lambda c: [
+            CacheKey.DASHBOARD,
+            CacheKey.TASKS,
+            scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
+            CacheKey.USER_PROGRESS,
+            *([CacheKey.BATCHES] if c.batch_id is not None else []),
+        ],
+        task_created_patches,
+    ),
+    ids={"batch_id": "batch", "assigned_to": "assignedTo"},
+)
+SUBMIT = Write(
+    "tasks.submit",
+    "POST",
+    "/api/task/:id/submit",
+    _SUBMIT,
+    Rule(Event.TASK_COMPLETED, submission_keys, submission_patches),
+    ids={"task_id": ":id", "user_id": "userId"},
+)
+START = Write(
+    "tasks.start",
+    "PUT",
+    "/api/task/start/:id",
+    _TASK_WRITE,
+    Rule(Event.PROGRESS_UPDATE, lambda c: [CacheKey.TASKS]),
+    ids={"task_id": ":id"},
+)
+EDIT = Write(
+    "tasks.edit",
+    "PATCH",
+    "/api/task/edit/:id",
+    _TASK_WRITE,
+    Rule(Event.DATA_REFRESH, lambda c: _TASK_CHANGED),
+    ids={"task_id": ":id"},
+)
+ASSIGN = Write(
+    "tasks.assign",
+    "PATCH",
+    "/api/task/assign/:id",
+    _TASK_WRITE,
+    Rule(Event.TASK_ASSIGNED, lambda c: _TASK_CHANGED),
+    ids={"task_id": ":id"},
+)
+DELETE = Write(
+    "tasks.delete",
+    "DELETE",
+    "/api/task/delete/:id",
+    _TASK_WRITE,
+    Rule(Event.DATA_REFRESH, lambda c: [*_TASK_CHANGED, CacheKey.BATCH_PROGRESS]),
+    ids={"task_id": ":id"},
+)
 
 
 def _optional_list(values: Sequence[Any] | None) -> list[Any] | None:
@@ -90,12 +162,9 @@ def create_task(
         "dueDate": wire_time(due_date) if due_date is not None else None,
         "submissionTypes": _optional_list(submission_types),
     }
-    return Call(
-        "POST",
+    return CREATE.call(
         "/api/task/create",
-        _TASK_WRITE,
         json=body(fields),
-        mutation="tasks.create",
         context={"batch_id": batch, "assigned_to": _optional_list(assigned_to)},
     )
 
@@ -117,37 +186,24 @@ def submit_task(
         form = body({"userId": user_id, "submissionType": submission_type or "File Upload"})
         if value is not None:
             form["value"] = str(value)
-        return Call(
-            "POST",
-            path,
-            _SUBMIT,
-            files={"file": file},
-            data=form,
-            mutation="tasks.submit",
-            context=context,
-        )
+        return SUBMIT.call(path, files={"file": file}, data=form, context=context)
     if submission_type is None:
         raise ValueError("submit needs a submission_type, or a file to upload")
     fields = {"userId": user_id, "submissionType": submission_type, "value": value}
-    return Call("POST", path, _SUBMIT, json=fields, mutation="tasks.submit", context=context)
+    return SUBMIT.call(path, json=fields, context=context)
 
 
 def _task_write(
-    method: str, path: str, mutation: str, task_id: str, fields: dict[str, Any] | None = None
+    write: Write[Task], path: str, task_id: str, fields: dict[str, Any] | None = None
 ) -> Call[MutationResult[Task]]:
-    return Call(
-        method,
-        path,
-        _TASK_WRITE,
-        json=body(fields) if fields is not None else None,
-        mutation=mutation,
-        context={"task_id": task_id},
+    return write.call(
+        path, json=body(fields) if fields is not None else None, context={"task_id": task_id}
     )
 
 
 def start_task(task_id: str) -> Call[MutationResult[Task]]:
     """Mark the task started (``in_progress_count`` + 1)."""
-    return _task_write("PUT", f"/api/task/start/{segment(task_id)}", "tasks.start", task_id)
+    return _task_write(START, f"/api/task/start/{segment(task_id)}", task_id)
 
 
 def edit_task(
@@ -164,18 +220,18 @@ def edit_task(
         "assignedTo": _optional_list(assigned_to),
     }
     path = f"/api/task/edit/{segment(task_id)}"
-    return _task_write("PATCH", path, "tasks.edit", task_id, fields)
+    return _task_write(EDIT, path, task_id, fields)
 
 
 def assign_task(task_id: str, *, assigned_to: Sequence[str]) -> Call[MutationResult[Task]]:
     """Assign the task to users."""
     path = f"/api/task/assign/{segment(task_id)}"
-    return _task_write("PATCH", path, "tasks.assign", task_id, {"assignedTo": list(assigned_to)})
+    return _task_write(ASSIGN, path, task_id, {"assignedTo": list(assigned_to)})
 
 
 def delete_task(task_id: str) -> Call[MutationResult[Task]]:
     """Delete the task; returns it as it was."""
-    return _task_write("DELETE", f"/api/task/delete/{segment(task_id)}", "tasks.delete", task_id)
+    return _task_write(DELETE, f"/api/task/delete/{segment(task_id)}", task_id)
 
 
 class Tasks(SyncResource):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from .._core import Call
+from .._call import Call
 from .._parsing import MutationPayload, Payload
+from ..events import Event
+from ..keys import CacheKey
 from ..models import Designation, LoginResult, MutationResult, RegisterResult, User
+from ..realtime import Rule, Write, scoped, user_update_patches
 from ._base import AsyncResource, SyncResource, async_endpoint, body, segment, sync_endpoint
 
 __all__ = ["AsyncUsers", "Users"]
@@ -15,6 +18,22 @@ _USER = Payload(TypeAdapter(User), "User", keys=("user",), bare=True)
 _USER_WRITE = MutationPayload(_USER)
 _LOGIN = Payload(TypeAdapter(LoginResult), "login answer", bare=True)
 _REGISTER = Payload(TypeAdapter(RegisterResult), "register answer", bare=True)
+
+UPDATE_POINTS = Write(
+    "users.update_points",
+    "PATCH",
+    "/api/user/:userId/points",
+    _USER_WRITE,
+    Rule(
+        Event.USER_UPDATE,
+        lambda c: [
+            scoped(CacheKey.USER_PROFILE, c.user_id),
+            scoped(CacheKey.DASHBOARD, c.user_id),
+        ],
+        user_update_patches,
+    ),
+    ids={"user_id": ":userId"},
+)
 
 
 def register_user(
@@ -64,13 +83,8 @@ def get_user(user_id: str) -> Call[User]:
 
 def update_points(user_id: str, *, xps: int) -> Call[MutationResult[User]]:
     """Set a user's XP total. Needs a token."""
-    return Call(
-        "PATCH",
-        f"/api/user/{segment(user_id)}/points",
-        _USER_WRITE,
-        json={"xps": xps},
-        mutation="users.update_points",
-        context={"user_id": user_id},
+    return UPDATE_POINTS.call(
+        f"/api/user/{segment(user_id)}/points", json={"xps": xps}, context={"user_id": user_id}
     )
 
 

@@ -6,13 +6,59 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Literal, get_args
 
-Defect = Literal["xp_not_updated", "double_xp", "no_current_streak", "create_task_500"]
-"""A defect the backend can be told to reproduce:
-
-- ``xp_not_updated``: a submission (either route) adds no XP to the user.
-- ``double_xp``: ``POST /api/task/:id/submit`` adds the points twice for a task in a batch.
-- ``no_current_streak``: that route's ``realTimeData`` has no ``currentStreak``.
-- ``create_task_500``: ``POST /api/task/create`` writes the task, then answers 500.
+Defect = Literal[
+    "task_create_500",
+    "enroll_populate_500",
+    "batch_progress_populate_500",
+    "completed_tasks_populate_500",
+    "double_xp",
+    "submit_no_streak",
+    "streak_flag_only",
+    "repeat_xp",
+    "submit_task_500_after_write",
+    "complete_farm",
+    "graded_not_completed",
+    "user_batches_empty",
+    "parent_id_code",
+    "batch_id_in_body",
+    "remove_keeps_progress",
+    "no_cascade",
+    "orphan_500",
+    "validation_500",
+    "no_body_html500",
+    "category_emoji_required",
+    "edit_ignores_fields",
+    "create_ignores_fields",
+    "upload_dir",
+    "user_patch_open",
+    "password_double_hash",
+    "points_any_user",
+    "user_hash_leak",
+    "missing_auth",
+    "requireauth_header_only",
+    "verify_shadowed",
+    "restricted_ignored",
+    "restrict_mentor_any_staff",
+    "user_list_any_role",
+    "open_superadmin_signup",
+    "default_jwt_secret",
+    "batch_message_500",
+    "fake_analytics",
+    "tracker_status_labels",
+    "grade_by_submission_only",
+    "satisfaction_string",
+    "feedback_task_dropped",
+    "upsert_phantom_progress",
+    "edit_batch_tasks_unsynced",
+    "no_success_flag",
+    "activity_limit_users",
+    "debug_route_public",
+    "xp_not_updated",
+]
+"""A defect the backend can be told to reproduce: each of the real service's known defects,
+by the switch name ``CONTRACT.md`` gives it (numbered there 1 to 46, in this order), plus
+``xp_not_updated`` (a submission, by either route, adds no XP), which is not the real
+service's but a failure a client must notice.
 """
 
 KNOWN_DEFECTS: frozenset[str] = frozenset(get_args(Defect))

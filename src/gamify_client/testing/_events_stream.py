@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..bridges._messages import EVENTS_PATH, ORIGIN_HEADER, MalformedMessage, message_for_write
+from ..realtime import Write
+from ..resources import ALL_WRITES
 from ._express import BackendResponse, json_response
 
 if TYPE_CHECKING:
@@ -57,66 +59,17 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-RequestIds = Callable[["Context"], dict[str, Any]]
 
 
-def _field_ids(**names: str) -> RequestIds:
-    """Request ids read from the body's fields: ``batch_id="batch"`` reads ``fields["batch"]``."""
-
-    def read(ctx: Context) -> dict[str, Any]:
-        return {name: ctx.fields.get(field) for name, field in names.items()}
-
-    return read
+def _writes_by_route() -> dict[tuple[str, str], Write[Any]]:
+    return {(write.method, write.route): write for write in ALL_WRITES.values()}
 
 
-def _path_ids(path_id: str, **names: str) -> RequestIds:
-    """The path's ``:id`` as ``path_id``, plus ids read from the body's fields."""
-    fields = _field_ids(**names)
+_WRITES = _writes_by_route()
+"""Each write route of the backend, by method and Express path: the client's description of
+it, which names the write and says where its request carries the ids."""
 
-    def read(ctx: Context) -> dict[str, Any]:
-        return {path_id: ctx.params.get("id"), **fields(ctx)}
-
-    return read
-
-
-def _user_path(ctx: Context) -> dict[str, Any]:
-    return {"user_id": ctx.params.get("userId")}
-
-
-# Each write route: the client's name for the write and the ids its request names, as the
-# client's resources record them.
-_WRITES: Mapping[tuple[str, str], tuple[str, RequestIds]] = {
-    ("POST", "/api/task/create"): (
-        "tasks.create",
-        _field_ids(batch_id="batch", assigned_to="assignedTo"),
-    ),
-    ("POST", "/api/task/:id/submit"): ("tasks.submit", _path_ids("task_id", user_id="userId")),
-    ("PUT", "/api/task/start/:id"): ("tasks.start", _path_ids("task_id")),
-    ("PATCH", "/api/task/edit/:id"): ("tasks.edit", _path_ids("task_id")),
-    ("PATCH", "/api/task/assign/:id"): ("tasks.assign", _path_ids("task_id")),
-    ("DELETE", "/api/task/delete/:id"): ("tasks.delete", _path_ids("task_id")),
-    ("POST", "/api/batches"): ("batches.create", _field_ids()),
-    ("POST", "/api/batches/:id/enroll"): (
-        "batches.enroll",
-        _path_ids("batch_id", user_id="userId"),
-    ),
-    ("POST", "/api/batches/:id/remove"): (
-        "batches.remove",
-        _path_ids("batch_id", user_id="userId"),
-    ),
-    ("DELETE", "/api/batches/:id"): ("batches.delete", _path_ids("batch_id")),
-    ("POST", "/api/batch-progress/initialize"): (
-        "progress.initialize",
-        _field_ids(user_id="userId", batch_id="batchId"),
-    ),
-    ("POST", "/api/batch-progress/submit-task"): (
-        "progress.submit_task",
-        _field_ids(user_id="userId", task_id="taskId", batch_id="batchId"),
-    ),
-    ("PATCH", "/api/user/:userId/points"): ("users.update_points", _user_path),
-}
-
-WRITE_MUTATIONS = frozenset(mutation for mutation, _ in _WRITES.values())
+WRITE_MUTATIONS = frozenset(ALL_WRITES)
 """The client's names of the writes that become events."""
 
 
@@ -248,9 +201,10 @@ class EventStream:
         write = _WRITES.get((route.method, route.pattern))
         if write is None or not 200 <= response.status < 300:
             return
-        mutation, request_ids = write
+        mutation = write.name
         try:
-            self.publish(mutation, request_ids(context), response.body, headers.get(_ORIGIN))
+            request = write.request_ids(context.params, context.fields)
+            self.publish(mutation, request, response.body, headers.get(_ORIGIN))
         except Exception:
             logger.exception("publishing %s to the event stream failed", mutation)
 

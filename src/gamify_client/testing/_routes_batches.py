@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._documents import populate, populate_each, stamp, touch
 from ._express import BackendResponse, json_response
 from ._progress import add_activity, new_progress
-from ._routing import Context, HttpError, object_id, require_fields
+from ._routing import Context, Failure, HttpError, Route, object_id, require_fields
 from ._store import Collection, Doc
 
 DIFFICULTY_LEVELS = ("Beginner", "Intermediate", "Advanced")
@@ -168,3 +168,14 @@ def delete_batch(ctx: Context) -> BackendResponse:
     if batch is None:
         raise HttpError(404, _BATCH_NOT_FOUND)
     return json_response(200, {"message": "Batch deleted", "batch": batch})
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/batches", create_batch, Failure("Failed to create batch"), auth="jwt"),
+    Route("GET", "/api/batches", list_batches, Failure("Failed to fetch batches"), auth="jwt"),
+    Route("GET", "/api/batches/:id", get_batch, Failure("Failed to fetch batch")),
+    Route("POST", "/api/batches/:id/enroll", enroll_user, Failure("Failed to enroll user")),
+    Route("POST", "/api/batches/:id/remove", remove_user, Failure("Failed to remove user")),
+    Route("DELETE", "/api/batches/:id", delete_batch, Failure("Failed to delete batch")),
+)
+"""This area's routes, in the real service's matching order."""

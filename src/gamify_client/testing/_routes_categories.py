@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._documents import stamp
 from ._express import BackendResponse, json_response
-from ._routing import Context, object_id, require_fields
+from ._routing import Context, Failure, Route, object_id, require_fields
 from ._store import Collection, Doc
 
 
@@ -29,3 +29,20 @@ def create_category(ctx: Context) -> BackendResponse:
         doc["color"] = fields["color"]
     doc.update(tasks=[], batch=object_id(fields["batch"], "Category", "batch"))
     return json_response(201, ctx.store.insert(Collection.CATEGORIES, stamp(ctx, doc)))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/categories/all",
+        list_categories,
+        Failure("Failed to fetch categories"),
+    ),
+    Route(
+        "POST",
+        "/api/categories/create",
+        create_category,
+        Failure("Failed to create category"),
+    ),
+)
+"""This area's routes, in the real service's matching order."""

@@ -16,7 +16,7 @@ from ._progress import (
     user_streak,
     zeroed_progress,
 )
-from ._routing import Context, HttpError, object_id, require_fields
+from ._routing import Context, Failure, HttpError, Route, object_id, require_fields
 from ._store import Collection, Doc, DocumentStore
 from ._submissions import batch_progress_summary, complete_task, refuse_repeat
 
@@ -290,3 +290,53 @@ def submit_task(ctx: Context) -> BackendResponse:
             },
         },
     )
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/batch-progress/dashboard/me",
+        dashboard,
+        Failure("Failed to fetch dashboard data"),
+        auth="jwt",
+    ),
+    Route(
+        "GET",
+        "/api/batch-progress/user/:userId/:batchId",
+        user_batch_progress,
+        Failure("Failed to fetch progress"),
+        auth="jwt",
+    ),
+    Route(
+        "GET",
+        "/api/batch-progress/user/:userId",
+        all_user_progress,
+        Failure("Failed to fetch user progress"),
+        auth="jwt",
+    ),
+    Route(
+        "GET",
+        "/api/batch-progress/batch/:batchId",
+        batch_progress,
+        Failure("Failed to fetch batch progress"),
+    ),
+    Route(
+        "GET",
+        "/api/batch-progress/activity/:batchId",
+        batch_activity,
+        Failure("Failed to fetch recent activity"),
+    ),
+    Route(
+        "POST",
+        "/api/batch-progress/initialize",
+        initialize_progress,
+        Failure("Failed to initialize progress"),
+    ),
+    Route(
+        "POST",
+        "/api/batch-progress/submit-task",
+        submit_task,
+        Failure("Failed to process task submission"),
+    ),
+)
+"""This area's routes, in the real service's matching order."""

@@ -10,7 +10,7 @@ from typing import Any
 from ._documents import new_submission, populate, stamp, touch
 from ._express import BackendResponse, json_response
 from ._progress import new_progress, new_task_entry, recompute_metrics
-from ._routing import Context, HttpError, object_id, require_fields
+from ._routing import Context, Failure, HttpError, Route, object_id, require_fields
 from ._store import Collection, Doc
 from ._submissions import batch_containing, batch_progress_summary, complete_task, refuse_repeat
 
@@ -107,7 +107,7 @@ def create_task(ctx: Context) -> BackendResponse:
         ctx.store.save(Collection.CATEGORIES, touch(ctx, category))
     users_affected = _add_to_batch(ctx, task, batch_id) if batch_id else 0
 
-    if ctx.has_defect("create_task_500"):
+    if ctx.has_defect("task_create_500"):
         return json_response(500, {"message": "Failed to create task", "error": {}})
     real_time: Doc = {"taskId": task["_id"], "taskName": task["name"]}
     if batch_id is not None:
@@ -245,7 +245,7 @@ def submit_task(ctx: Context) -> BackendResponse:
         "pointsEarned": points,
         "newTotalXP": completion.new_total_xp,
     }
-    if not ctx.has_defect("no_current_streak"):
+    if not ctx.has_defect("submit_no_streak"):
         real_time["currentStreak"] = completion.current_streak
     real_time["completionTime"] = ctx.timestamp
     real_time["batchProgress"] = batch_progress_summary(progress)
@@ -270,3 +270,34 @@ def submit_task(ctx: Context) -> BackendResponse:
             "realTimeData": real_time,
         },
     )
+
+
+def _object_failure(message: str) -> Failure:
+    return Failure(message, "error_object")
+
+
+_SERVER_ERROR = Failure("Server error", "server_error")
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/task/all", list_tasks, _object_failure("Failed to fetch all tasks")),
+    Route(
+        "GET",
+        "/api/task/submissions",
+        get_submission,
+        _object_failure("Failed to fetch submission"),
+    ),
+    Route("POST", "/api/task/create", create_task, _object_failure("Failed to create task")),
+    Route("PUT", "/api/task/start/:id", start_task, _object_failure("Failed to start task")),
+    Route("PATCH", "/api/task/edit/:id", edit_task, _SERVER_ERROR),
+    Route("PATCH", "/api/task/assign/:id", assign_task, _SERVER_ERROR),
+    Route(
+        "DELETE",
+        "/api/task/delete/:id",
+        delete_task,
+        _object_failure("Failed to delete task"),
+    ),
+    Route("POST", "/api/task/:id/submit", submit_task, Failure("Failed to submit task")),
+    Route("GET", "/api/task/:id", get_task, _object_failure("Failed to fetch task")),
+)
+"""This area's routes, in the real service's matching order."""

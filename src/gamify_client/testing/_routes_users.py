@@ -7,7 +7,7 @@ import secrets
 from ._auth import check_password, hash_password, issue_token
 from ._documents import new_user, public_user, touch
 from ._express import BackendResponse, json_response
-from ._routing import Context, HttpError, object_id, require_fields
+from ._routing import Context, Failure, HttpError, Route, object_id, require_fields
 from ._store import Collection, DocumentStore
 
 DESIGNATIONS = ("superadmin", "admin", "mentor", "user")
@@ -103,3 +103,18 @@ def update_points(ctx: Context) -> BackendResponse:
     user["xps"] = xps
     ctx.store.save(Collection.USERS, touch(ctx, user))
     return json_response(200, public_user(user))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/user/register", register, Failure("Failed to register user")),
+    Route("POST", "/api/user/login", login, Failure("Failed to login")),
+    Route("GET", "/api/user/:id", get_user, Failure("Failed to fetch user")),
+    Route(
+        "PATCH",
+        "/api/user/:userId/points",
+        update_points,
+        Failure("Failed to update points"),
+        auth="jwt",
+    ),
+)
+"""This area's routes, in the real service's matching order."""

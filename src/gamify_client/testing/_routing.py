@@ -31,12 +31,27 @@ from ._express import (
     with_cors,
 )
 from ._ids import ObjectIdFactory, is_object_id, iso
-from ._store import DocumentStore
+from ._store import Collection, DocumentStore
 
 logger = logging.getLogger("gamify_client.testing")
 
 Handler = Callable[["Context"], BackendResponse]
 FailureStyle = Literal["error_object", "error_message", "server_error"]
+Guard = Literal["jwt", "ra"]
+"""The real service's two token checks (CONTRACT.md, "Authentication"):
+
+- ``jwt`` (``authenticateJWT``): the ``authToken`` cookie first, else the Bearer header; no
+  token 401 ``No token provided``, a bad one 403 ``Invalid token``.
+- ``ra`` (``requireAuth``): the ``Authorization`` header's second word only (the cookie too once
+  ``requireauth_header_only`` is fixed); no token 401 ``No token provided, authorization
+  denied.``, a bad one 401 ``Invalid or expired token.``.
+"""
+
+STAFF = ("admin", "superadmin")
+"""The roles that may act for any user and read anyone's data (once ``missing_auth`` is fixed)."""
+
+DEFAULT_JWT_SECRET = b"your-secret-key-here"
+"""The real service's signing secret without ``JWT_SECRET`` (defect ``default_jwt_secret``)."""
 
 
 class HttpError(Exception):
@@ -100,13 +115,16 @@ class Failure:
 
 @dataclass(frozen=True)
 class Route:
-    """One route: method, Express path pattern, handler, whether it checks a token."""
+    """One route: method, Express path pattern, handler, its ``catch`` block's answer, the
+    token check the real service runs (``auth``) and the one the fixed backend adds where the
+    real service has none (``fixed_auth``, dropped while ``missing_auth`` is switched on)."""
 
     method: str
     pattern: str
     handler: Handler
     failure: Failure
-    auth: bool = False
+    auth: Guard | None = None
+    fixed_auth: Guard | None = None
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -132,6 +150,15 @@ class BackendState:
     secret: bytes
     defects: Defects
     event_stream: EventStream = field(default_factory=EventStream)
+    debug: bool = False
+    """Debug mode: the real service's debug route answers (defect ``debug_route_public``
+    opens it in any mode)."""
+
+    @property
+    def token_secret(self) -> bytes:
+        """The secret tokens are signed with: the public default while ``default_jwt_secret``
+        is switched on."""
+        return DEFAULT_JWT_SECRET if "default_jwt_secret" in self.defects else self.secret
 
 
 @dataclass
@@ -181,6 +208,42 @@ class Context:
             raise RuntimeError("the route does not check a token")
         return self.claims
 
+    @property
+    def caller(self) -> TokenClaims | None:
+        """Who sent the request: the claims of a valid token, on any route, or None."""
+        return self.claims
+
+    @property
+    def is_staff(self) -> bool:
+        """The caller is an admin or a superadmin."""
+        return self.claims is not None and self.claims.designation in STAFF
+
+    def forbid_unless(self, allowed: bool, message: str) -> None:
+        """Answer 403 ``{message}`` unless ``allowed``; a check of the fixed backend, so it
+        does nothing while ``missing_auth`` is switched on."""
+        if not allowed and not self.has_defect("missing_auth"):
+            raise HttpError(403, {"message": message})
+
+    def require_self_or(
+        self, user_id: object, roles: tuple[str, ...] = STAFF, *, message: str | None = None
+    ) -> None:
+        """Only ``user_id`` themself or one of ``roles`` may act for ``user_id`` (403
+        otherwise); nothing while ``missing_auth`` is switched on."""
+        claims = self.claims
+        allowed = claims is not None and (
+            claims.user_id == str(user_id) or claims.designation in roles
+        )
+        self.forbid_unless(allowed, message or "You can only act for yourself")
+
+    def acting_user(self, body_value: object) -> object:
+        """The user a write acts for: the token's user once ``missing_auth`` is fixed (staff may
+        still name another), else whatever the body says, as the real service trusts it."""
+        if self.has_defect("missing_auth") or self.claims is None:
+            return body_value
+        if self.is_staff and body_value not in (None, ""):
+            return body_value
+        return self.claims.user_id
+
 
 def js_falsy(value: object) -> bool:
     """``!value`` in JavaScript: missing, null, false, 0 and "" (but not [] or {})."""
@@ -202,16 +265,66 @@ def object_id(value: object, model: str, path: str = "_id") -> str:
     raise CastError(value, model, path)
 
 
-def _token(headers: Mapping[str, str]) -> str | None:
-    authorization = headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
+def _cookie_token(headers: Mapping[str, str]) -> str | None:
     for pair in headers.get("cookie", "").split(";"):
         name, _, value = pair.strip().partition("=")
         if name == "authToken" and value:
             return unquote(value)
     return None
+
+
+def _header_token(headers: Mapping[str, str]) -> str | None:
+    # Both guards take the header's second word whatever its scheme says.
+    words = headers.get("authorization", "").split(" ")
+    return words[1] if len(words) > 1 and words[1] else None
+
+
+def _token(guard: Guard | None, headers: Mapping[str, str], defects: Defects) -> str | None:
+    if guard == "ra" and "requireauth_header_only" in defects:
+        return _header_token(headers)
+    # authenticateJWT reads the cookie first: a stale cookie wins over a good header.
+    return _cookie_token(headers) or _header_token(headers)
+
+
+_NO_TOKEN: Mapping[Guard, tuple[int, dict[str, str]]] = {
+    "jwt": (401, {"message": "No token provided"}),
+    "ra": (401, {"message": "No token provided, authorization denied."}),
+}
+_BAD_TOKEN: Mapping[Guard, tuple[int, dict[str, str]]] = {
+    "jwt": (403, {"message": "Invalid token"}),
+    "ra": (401, {"message": "Invalid or expired token."}),
+}
+_RESTRICTED = {"message": "Account is restricted"}
+
+
+def _guard_of(route: Route, defects: Defects) -> Guard | None:
+    if route.auth is not None:
+        return route.auth
+    return None if "missing_auth" in defects else route.fixed_auth
+
+
+def _claims(
+    state: BackendState, guard: Guard | None, headers: Mapping[str, str], now: datetime
+) -> TokenClaims | BackendResponse | None:
+    """The caller's claims, the guard's refusal, or None for an unguarded anonymous call."""
+    token = _token(guard, headers, state.defects)
+    if token is None:
+        if guard is None:
+            return None
+        status, payload = _NO_TOKEN[guard]
+        return json_response(status, payload)
+    try:
+        claims = verify_token(token, secret=state.token_secret, now=now)
+    except InvalidTokenError:
+        if guard is None:
+            return None
+        status, payload = _BAD_TOKEN[guard]
+        return json_response(status, payload)
+    if guard is not None and "restricted_ignored" not in state.defects:
+        user = state.store.get(Collection.USERS, claims.user_id)
+        if user is not None and user.get("restricted") is True:
+            return json_response(403, _RESTRICTED)
+    return claims
 
 
 def dispatch(
@@ -254,15 +367,9 @@ def _answer(
         with state.store.transaction():
             # The clock is read under the lock, so timestamps follow the order of the writes.
             now = state.clock()
-            claims: TokenClaims | None = None
-            if route.auth:
-                token = _token(headers)
-                if token is None:
-                    return json_response(401, {"message": "Access denied. No token provided."})
-                try:
-                    claims = verify_token(token, secret=state.secret, now=now)
-                except InvalidTokenError:
-                    return json_response(403, {"message": "Invalid or expired token."})
+            claims = _claims(state, _guard_of(route, state.defects), headers, now)
+            if isinstance(claims, BackendResponse):
+                return claims
             context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now, headers)
             response = route.handler(context)
             # Inside the transaction, so events are numbered in the order of the writes.
@@ -271,7 +378,11 @@ def _answer(
     except HttpError as err:
         return json_response(err.status, err.payload)
     except CastError as err:
-        return route.failure.response(err)
+        if "validation_500" in state.defects:
+            return route.failure.response(err)
+        if err.value in params.values():
+            return json_response(404, {"message": f"{err.model} not found"})
+        return json_response(400, {"message": f"Invalid {err.path}"})
     except ClockError:
         raise
     except Exception as err:

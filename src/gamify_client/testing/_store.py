@@ -29,6 +29,9 @@ class Collection(StrEnum):
     BATCHES = "batches"
     PROGRESS = "userbatchprogresses"
     SUBMISSIONS = "submissions"
+    FEEDBACK = "feedbacks"
+    BATCH_MESSAGES = "batchmessages"
+    SURVEY_RESPONSES = "surveyresponses"
 
     @property
     def indexed_fields(self) -> tuple[str, ...]:
@@ -43,6 +46,9 @@ _INDEXED_FIELDS: dict[Collection, tuple[str, ...]] = {
     Collection.BATCHES: (),
     Collection.PROGRESS: ("userId", "batchId"),
     Collection.SUBMISSIONS: ("userId", "taskId"),
+    Collection.FEEDBACK: ("toUser", "fromUser", "batch"),
+    Collection.BATCH_MESSAGES: ("batch",),
+    Collection.SURVEY_RESPONSES: ("userId",),
 }
 
 

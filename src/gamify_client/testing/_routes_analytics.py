@@ -1,0 +1,8 @@
+"""``/api/analytics`` and ``/api/mentor``: batch analytics for admins and mentors."""
+
+from __future__ import annotations
+
+from ._routing import Route
+
+ROUTES: tuple[Route, ...] = ()
+"""This area's routes, in the real service's matching order."""

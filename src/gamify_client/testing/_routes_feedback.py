@@ -1,0 +1,8 @@
+"""``/api/feedback``: feedback between users, per batch and task."""
+
+from __future__ import annotations
+
+from ._routing import Route
+
+ROUTES: tuple[Route, ...] = ()
+"""This area's routes, in the real service's matching order."""
