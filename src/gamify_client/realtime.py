@@ -315,6 +315,10 @@ class Write(Generic[_T]):
 
     ``ids`` maps a context name (``"task_id"``) to where the request carries it: ``":id"`` for
     a path parameter of ``route``, or a body field name (``"userId"``).
+
+    ``repeatable`` says that sending the write again changes nothing more (CONTRACT.md's side
+    effects decide, not the HTTP method: ``PUT /api/task/start/:id`` counts every call), so it
+    may be retried after it may have reached the server.
     """
 
     name: str
@@ -323,6 +327,7 @@ class Write(Generic[_T]):
     parse: Callable[[httpx.Response], MutationResult[_T]]
     rule: Rule
     ids: Mapping[str, str] = field(default_factory=dict)
+    repeatable: bool = False
 
     def __post_init__(self) -> None:
         if self.name in WRITES:
