@@ -7,6 +7,8 @@ import pytest
 
 from gamify_client.testing import KNOWN_DEFECTS, DemoData, GamifyBackend
 
+from ._api_support import seeded_admin_headers
+
 BASE = "http://gamify.test"
 
 
@@ -14,6 +16,7 @@ def submit(api: httpx.Client, task_id: str, user_id: str) -> httpx.Response:
     return api.post(
         f"/api/task/{task_id}/submit",
         json={"userId": user_id, "submissionType": "Text Entry", "value": "done"},
+        headers=seeded_admin_headers(api),
     )
 
 
@@ -39,10 +42,12 @@ def test_xp_not_updated_on_both_submit_routes(
     backend.defects.add("xp_not_updated")
     user = demo.users[0]
     assert submit(api, demo.task_ids[0], user.id).json()["realTimeData"]["newTotalXP"] == 0
-    api.post(
+    progress = api.post(
         "/api/batch-progress/submit-task",
         json={"userId": user.id, "taskId": demo.task_ids[1], "batchId": demo.batch_id},
+        headers={"Authorization": f"Bearer {backend.token_for(user.id)}"},
     )
+    assert progress.status_code == 200
     assert xps_of(api, user.id) == 0
 
 
@@ -79,6 +84,7 @@ def test_task_create_500_answers_500_after_writing(
             "difficulty": "Easy",
             "batch": demo.batch_id,
         },
+        headers=seeded_admin_headers(api),
     )
     assert response.status_code == 500
     assert response.json() == {"message": "Failed to create task", "error": {}}

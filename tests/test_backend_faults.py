@@ -13,6 +13,8 @@ import pytest
 
 from gamify_client.testing import DemoData, GamifyBackend
 
+from ._api_support import bearer_for
+
 BASE = "http://gamify.test"
 
 
@@ -48,7 +50,9 @@ def test_fault_matches_route_prefix_and_method(
 ) -> None:
     backend.faults.add(502, times=2, route="/api/task", method="get")
     assert api.get("/").status_code == 200
-    assert api.post("/api/task/create", json=task_payload(demo, "x")).status_code == 201
+    staff = bearer_for(backend, demo.admin.id)
+    created = api.post("/api/task/create", json=task_payload(demo, "x"), headers=staff)
+    assert created.status_code == 201
     assert api.get("/api/task/all").status_code == 502
     assert api.get(f"/api/task/{demo.task_ids[0]}").status_code == 502
     assert api.get("/api/task/all").status_code == 200
@@ -63,6 +67,7 @@ def test_fault_matches_regex_route(
         response = api.post(
             f"/api/task/{task_id}/submit",
             json={"userId": demo.users[0].id, "submissionType": "Link", "value": "v"},
+            headers=bearer_for(backend, demo.users[0].id),
         )
         assert response.status_code == 500
     assert len(backend.faults.rules) == 1
@@ -84,7 +89,11 @@ def test_drop_closes_without_response_and_without_writing(
 ) -> None:
     backend.faults.add(drop=True, route="/api/task/create")
     with pytest.raises(httpx.RemoteProtocolError):
-        api.post("/api/task/create", json=task_payload(demo, "Dropped"))
+        api.post(
+            "/api/task/create",
+            json=task_payload(demo, "Dropped"),
+            headers=bearer_for(backend, demo.admin.id),
+        )
     assert "Dropped" not in task_names(api)
     assert backend.requests[0].status is None
 
@@ -94,7 +103,11 @@ def test_drop_after_processing_keeps_the_write(
 ) -> None:
     backend.faults.add(drop=True, process=True, route="/api/task/create")
     with pytest.raises(httpx.RemoteProtocolError):
-        api.post("/api/task/create", json=task_payload(demo, "Written"))
+        api.post(
+            "/api/task/create",
+            json=task_payload(demo, "Written"),
+            headers=bearer_for(backend, demo.admin.id),
+        )
     assert task_names(api).count("Written") == 1
 
 
@@ -102,7 +115,12 @@ def test_status_after_processing_keeps_the_write(
     backend: GamifyBackend, demo: DemoData, api: httpx.Client
 ) -> None:
     backend.faults.add(500, process=True, method="POST")
-    assert api.post("/api/task/create", json=task_payload(demo, "Kept")).status_code == 500
+    kept = api.post(
+        "/api/task/create",
+        json=task_payload(demo, "Kept"),
+        headers=bearer_for(backend, demo.admin.id),
+    )
+    assert kept.status_code == 500
     assert task_names(api).count("Kept") == 1
 
 
@@ -159,6 +177,7 @@ async def test_async_client_submits(backend: GamifyBackend, demo: DemoData) -> N
         response = await client.post(
             f"/api/task/{demo.task_ids[0]}/submit",
             json={"userId": demo.users[0].id, "submissionType": "Link", "value": "v"},
+            headers=bearer_for(backend, demo.users[0].id),
         )
     assert response.json()["realTimeData"]["newTotalXP"] == 100
 
@@ -186,7 +205,9 @@ def test_requests_are_recorded(backend: GamifyBackend, demo: DemoData, api: http
     backend.faults.add(503, route="/api/task/all")
     api.get("/api/task/all")
     api.get(
-        "/api/task/submissions", params={"taskId": demo.task_ids[0], "userId": demo.users[0].id}
+        "/api/task/submissions",
+        params={"taskId": demo.task_ids[0], "userId": demo.users[0].id},
+        headers=bearer_for(backend, demo.users[0].id),
     )
     api.get("/api/nothing")
     log = backend.requests.snapshot()

@@ -11,6 +11,8 @@ import pytest
 
 from gamify_client.testing import ACTIVITY_LOG_LIMIT, DemoData, GamifyBackend
 
+from ._api_support import seeded_admin_headers
+
 BASE = "http://gamify.test"
 
 
@@ -52,6 +54,7 @@ def new_tasks(api: httpx.Client, demo: DemoData, count: int, points: int = 10) -
                 "batch": demo.batch_id,
                 "points": points,
             },
+            headers=seeded_admin_headers(api),
         )
         ids.append(response.json()["task"]["_id"])
     return ids
@@ -61,6 +64,7 @@ def submit(api: httpx.Client, task_id: str, user_id: str) -> dict[str, Any]:
     response = api.post(
         f"/api/task/{task_id}/submit",
         json={"userId": user_id, "submissionType": "Link", "value": "v"},
+        headers=seeded_admin_headers(api),
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()

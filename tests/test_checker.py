@@ -4,6 +4,8 @@ and each injected defect fails exactly the checks that name it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +18,28 @@ from gamify_client.checker import (
     DeploymentUnreachableError,
     run_checks,
 )
-from gamify_client.testing import Defect, GamifyBackend
+from gamify_client.testing import KNOWN_DEFECTS, Defect, GamifyBackend
 
 IN_PROCESS_URL = "http://gamify.test"
 ALL_NAMES = [check.name for check in CHECKS]
+NEW_CHECKS = (
+    "enroll.succeeds",
+    "enroll.shows_in_enrolled_batches",
+    "enroll.shows_in_dashboard",
+    "category.create_without_emoji",
+    "category.create_reflected_in_list",
+    "category.task_reflected_in_category",
+    "grade.shows_in_task_management",
+    "grade.shows_in_performance",
+    "grade.shows_in_learner_progress",
+    "grade.entry_without_submission",
+    "feedback.shows_in_received",
+    "feedback.keeps_task",
+    "feedback.shows_in_satisfaction",
+    "feedback.mentor_shows_in_mentor_feedback",
+)
+"""The checks of the enrol, category, grading and feedback writes."""
+SETUP_CHECKS = {"liveness", "auth.no_token_401", "auth.bad_token_403"}
 
 
 def check_in_process(backend: GamifyBackend, **options: Any) -> CheckReport:
@@ -63,6 +83,7 @@ def test_the_checks_named_in_the_brief_exist() -> None:
         "submit.activity_logged",
         "submit.real_time_data",
         "submit.second_submit_rejected",
+        *NEW_CHECKS,
     } <= set(ALL_NAMES)
     assert len(set(ALL_NAMES)) == len(ALL_NAMES)
     assert all(check.proves for check in CHECKS)
@@ -102,6 +123,76 @@ def test_the_checks_named_in_the_brief_exist() -> None:
             },
             id="task_create_500",
         ),
+        pytest.param(
+            "enroll_populate_500",
+            {
+                "enroll.succeeds": "expected 200 with success: true and the batch, saw 500 "
+                "'Failed to enroll user'; yet the user was enrolled"
+            },
+            id="enroll_populate_500",
+        ),
+        pytest.param(
+            "no_success_flag",
+            {"enroll.succeeds": "expected success: true in the answer"},
+            id="no_success_flag",
+        ),
+        pytest.param(
+            "user_batches_empty",
+            {
+                "enroll.shows_in_enrolled_batches": "GET /api/batches after the enrolment: "
+                "expected batch"
+            },
+            id="user_batches_empty",
+        ),
+        pytest.param(
+            "category_emoji_required",
+            {
+                # 400 while validation_500 is fixed, 500 as on the real service with it on.
+                "category.create_without_emoji": "every category the frontend creates fails "
+                "this way"
+            },
+            id="category_emoji_required",
+        ),
+        pytest.param(
+            "tracker_status_labels",
+            {
+                "grade.shows_in_task_management": "the row's status before grading: expected "
+                "'Submitted', saw 'Graded'; the row's status after grading: expected 'Graded', "
+                "saw 'In Progress'"
+            },
+            id="tracker_status_labels",
+        ),
+        pytest.param(
+            "grade_by_submission_only",
+            {
+                "grade.entry_without_submission": "POST /api/mentor/grade-submission answered "
+                "404: Submission not found"
+            },
+            id="grade_by_submission_only",
+        ),
+        pytest.param(
+            "feedback_task_dropped",
+            {
+                "feedback.keeps_task": "GET /api/feedback/task/:userId: expected the task "
+                "feedback, saw it missing; GET /api/feedback/mentor/:userId: expected the task "
+                "feedback absent, saw it counted as mentor feedback"
+            },
+            id="feedback_task_dropped",
+        ),
+        pytest.param(
+            "graded_not_completed",
+            {
+                "grade.shows_in_learner_progress": "completedTasks (graded counts as "
+                "completed): expected 1, saw 0",
+                "progress_submit.updates_xp_and_progress": "completionPercentage: expected 33",
+            },
+            id="graded_not_completed",
+        ),
+        pytest.param(
+            "satisfaction_string",
+            {"feedback.shows_in_satisfaction": "expected the number 4.5, saw '4.50'"},
+            id="satisfaction_string",
+        ),
     ],
 )
 def test_a_defect_fails_exactly_its_checks_over_a_socket(
@@ -131,6 +222,54 @@ def test_a_create_that_answers_500_after_writing_is_found_and_never_repeated(
     assert "it is in GET /api/task/all as" in failed(report)["task.create_succeeds"]
 
 
+def predicted_real_service_failures() -> dict[str, str]:
+    """The FAIL lines docs/cli.md predicts for the real service, by check name."""
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text.split("### Against the real service", 1)[1].split("### ", 1)[0]
+    return dict(re.findall(r"^FAIL ([\w.]+): (.*)$", section, re.MULTILINE))
+
+
+def test_the_real_services_defects_fail_the_checks_the_docs_predict() -> None:
+    real_service = sorted(KNOWN_DEFECTS - {"xp_not_updated"})
+    with GamifyBackend(defects=real_service) as backend:
+        report = check_in_process(backend)
+
+    predicted = predicted_real_service_failures()
+    failures = failed(report)
+    assert set(failures) == set(predicted)
+    assert len(predicted) == 16
+    for name, detail in predicted.items():
+        # Ids differ from run to run; the rest of each line is what the run says.
+        assert re.sub("[0-9a-f]{24}", "<id>", failures[name]) == re.sub(
+            "[0-9a-f]{24}", "<id>", detail
+        )
+
+
+def test_an_enrol_that_answers_500_after_writing_is_never_repeated(
+    backend: GamifyBackend,
+) -> None:
+    backend.defects.add("enroll_populate_500")
+
+    report = check_in_process(backend)
+
+    enrols = [r for r in backend.requests if r.method == "POST" and r.path.endswith("/enroll")]
+    assert len(enrols) == 6  # the two users and the four learners, each once
+    assert set(failed(report)) == {"enroll.succeeds"}
+    assert "so a client that retries this POST gets 400" in failed(report)["enroll.succeeds"]
+
+
+@pytest.mark.parametrize("name", NEW_CHECKS)
+def test_each_new_check_passes_alone_with_the_setup_it_needs(
+    backend: GamifyBackend, name: str
+) -> None:
+    report = check_in_process(backend, checks=[name])
+
+    assert failed(report) == {}
+    assert [r.name for r in report.results] == [name]
+    assert report.cleanup_problems == ()
+    assert backend_tasks(backend) == []
+
+
 def backend_tasks(backend: GamifyBackend) -> list[dict[str, object]]:
     with httpx.Client(transport=backend.transport()) as http:
         tasks: list[dict[str, object]] = http.get(f"{IN_PROCESS_URL}/api/task/all").json()
@@ -143,7 +282,10 @@ def test_the_run_deletes_the_tasks_and_the_batch_it_made(backend: GamifyBackend)
     assert report.passed
     assert backend_tasks(backend) == []
     deletes = [r.path for r in backend.requests if r.method == "DELETE"]
-    assert len(deletes) == 4  # three tasks and the batch
+    assert len(deletes) == 6  # three tasks, two categories and the batch
+    assert [path.split("/")[2] for path in deletes] == ["task"] * 3 + ["categories"] * 2 + [
+        "batches"
+    ]
 
 
 def test_keeping_the_data_leaves_it_in_place(backend: GamifyBackend) -> None:
@@ -191,7 +333,8 @@ def test_acting_as_an_existing_admin_by_token(backend: GamifyBackend) -> None:
 
     assert failed(report) == {}
     logins = [r for r in backend.requests if r.path == "/api/user/login"]
-    assert len(logins) == 3  # the mentor and the two users; the admin came with its token
+    # The mentor, the two users and the four learners; the admin came with its token.
+    assert len(logins) == 7
 
 
 def test_acting_as_an_existing_admin_by_email_and_password(backend: GamifyBackend) -> None:
@@ -203,7 +346,7 @@ def test_acting_as_an_existing_admin_by_email_and_password(backend: GamifyBacken
 
     assert failed(report) == {}
     registered = [r for r in backend.requests if r.path == "/api/user/register"]
-    assert len(registered) == 3  # no admin of its own
+    assert len(registered) == 7  # no admin of its own
 
 
 def test_a_token_that_is_not_an_admins_fails_the_setup_checks_only(
@@ -214,8 +357,8 @@ def test_a_token_that_is_not_an_admins_fails_the_setup_checks_only(
     report = check_in_process(backend, token=backend.token_for(seed.mentor.id))
 
     failures = failed(report)
-    assert {"liveness", "auth.no_token_401", "auth.bad_token_403"}.isdisjoint(failures)
-    assert set(failures) == set(ALL_NAMES) - {"liveness", "auth.no_token_401", "auth.bad_token_403"}
+    assert SETUP_CHECKS.isdisjoint(failures)
+    assert set(failures) == set(ALL_NAMES) - SETUP_CHECKS
     assert all("gamify check needs an admin" in detail for detail in failures.values())
 
 
@@ -227,7 +370,7 @@ def test_a_failed_setup_step_fails_the_checks_that_need_it_with_its_cause(
     report = check_in_process(backend)
 
     failures = failed(report)
-    assert set(failures) == set(ALL_NAMES) - {"liveness", "auth.no_token_401", "auth.bad_token_403"}
+    assert set(failures) == set(ALL_NAMES) - SETUP_CHECKS
     assert set(failures.values()) == {
         "could not create a batch: POST /api/batches answered 503: down"
     }
@@ -287,6 +430,100 @@ def test_an_accepted_second_submit_fails_its_check(backend: GamifyBackend) -> No
         "submit.second_submit_rejected": "expected 400 'Task already submitted', saw the "
         "second submit accepted (xps 120 -> 120)"
     }
+
+
+class StaleReads(httpx.BaseTransport):
+    """The backend behind a cache that keeps the first answer to each matching GET: a
+    deployment whose reads miss the writes made after them."""
+
+    def __init__(self, inner: httpx.BaseTransport, pattern: str) -> None:
+        self.inner = inner
+        self.pattern = re.compile(pattern)
+        self.kept: dict[str, tuple[int, bytes]] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET" or not self.pattern.search(request.url.path):
+            return self.inner.handle_request(request)
+        url = str(request.url)
+        if url not in self.kept:
+            response = self.inner.handle_request(request)
+            self.kept[url] = (response.status_code, response.read())
+        status, content = self.kept[url]
+        return httpx.Response(status, content=content, headers={"content-type": "application/json"})
+
+
+def stale(pattern: str) -> Callable[[GamifyBackend], httpx.BaseTransport]:
+    return lambda backend: StaleReads(backend.transport(), pattern)
+
+
+def answering(pattern: str, body: object) -> Callable[[GamifyBackend], httpx.BaseTransport]:
+    """Every GET whose path matches answers 200 ``body`` instead."""
+
+    def make(backend: GamifyBackend) -> httpx.BaseTransport:
+        backend.faults.add(200, route=re.compile(pattern), method="GET", body=body, times=None)
+        return backend.transport()
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("name", "deployment", "fragment"),
+    [
+        pytest.param(
+            "enroll.shows_in_dashboard",
+            stale(r"^/api/batch-progress/dashboard/me$"),
+            "overallStats.totalBatches: expected 1, saw 0; batchProgress: expected the "
+            "batch's progress, saw none",
+            id="stale-dashboard",
+        ),
+        pytest.param(
+            "category.create_reflected_in_list",
+            answering(r"^/api/categories/all$", []),
+            "GET /api/categories/all?batchId=: expected category",
+            id="categories-missing",
+        ),
+        pytest.param(
+            "category.task_reflected_in_category",
+            answering(
+                r"^/api/categories/all/tasks/",
+                {"_id": "6b06d4c8da186326582983f9", "name": "empty", "tasks": []},
+            ),
+            "GET /api/categories/all/tasks/:id: expected task",
+            id="category-tasks-missing",
+        ),
+        pytest.param(
+            "grade.shows_in_performance",
+            stale(r"/performance$"),
+            "the learner's score: expected 85, saw 0.0; the task's quizScores (average, "
+            "attempts): expected (85, 1), saw (0.0, 1)",
+            id="stale-performance",
+        ),
+        pytest.param(
+            "feedback.shows_in_received",
+            answering(r"^/api/feedback/to/", []),
+            "the general feedback: expected it among the mentor's, saw 0 without it",
+            id="received-missing",
+        ),
+        pytest.param(
+            "feedback.mentor_shows_in_mentor_feedback",
+            answering(r"^/api/feedback/mentor/", []),
+            "GET /api/feedback/mentor/:userId: expected the mentor's feedback, saw 0 without it",
+            id="mentor-feedback-missing",
+        ),
+    ],
+)
+def test_a_read_that_misses_the_write_fails_its_check(
+    backend: GamifyBackend,
+    name: str,
+    deployment: Callable[[GamifyBackend], httpx.BaseTransport],
+    fragment: str,
+) -> None:
+    with httpx.Client(transport=deployment(backend)) as http:
+        report = run_checks(IN_PROCESS_URL, http_client=http, checks=[name])
+
+    failures = failed(report)
+    assert list(failures) == [name]
+    assert fragment in failures[name]
 
 
 def test_an_unreachable_deployment_raises_before_any_check() -> None:

@@ -281,11 +281,13 @@ def test_file_upload_submission(make: Callable[[], Both], backend: GamifyBackend
     seed_admin = make()
     tag = uuid.uuid4().hex[:8]
     admin = seed_admin(
-        lambda c: c.register(name="A", email=f"a-{tag}@x.io", password="pw", designation="admin")
+        lambda c: c.register(
+            name=f"A {tag}", email=f"a-{tag}@x.io", password="pw", designation="admin"
+        )
     )
     learner = seed_admin(
         lambda c: c.register(
-            name="U",
+            name=f"U {tag}",
             email=f"u-{tag}@x.io",
             password="pw",
             designation="user",
@@ -294,7 +296,9 @@ def test_file_upload_submission(make: Callable[[], Both], backend: GamifyBackend
     )
     seed_admin(lambda c: c.login(email=f"a-{tag}@x.io", password="pw"))
     mentor = seed_admin(
-        lambda c: c.register(name="M", email=f"m-{tag}@x.io", password="pw", designation="mentor")
+        lambda c: c.register(
+            name=f"M {tag}", email=f"m-{tag}@x.io", password="pw", designation="mentor"
+        )
     )
     batch = seed_admin(lambda c: c.batches.create(name="B", description="d", mentor=mentor.user_id))
     category = seed_admin(lambda c: c.categories.create(name="C", emoji="x", batch=batch.data.id))

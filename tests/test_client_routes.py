@@ -956,7 +956,7 @@ def test_batches_remove_takes_the_bare_batch(api: Api, router: respx.MockRouter)
     result = api(lambda c: c.batches.remove(BATCH_ID, USER_ID))
 
     assert last_request(route).method == "POST"
-    assert sent_json(route) == {"userId": USER_ID}
+    assert sent_json(route) == {"batchId": BATCH_ID, "userId": USER_ID}
     assert isinstance(result.data, Batch)
     assert result.data.users == []
     assert result.message is None
@@ -1439,7 +1439,9 @@ def test_users_get_parses_the_bare_user(api: Api, router: respx.MockRouter) -> N
 
 def test_users_update_points_patches_xps(api: Api, router: respx.MockRouter) -> None:
     api.client.token = TOKEN
-    route = router.patch(f"/api/user/{USER_ID}/points").respond(200, json=user_doc(xps=500))
+    route = router.patch(f"/api/user/{USER_ID}/points").respond(
+        200, json={"user": user_doc(xps=500)}
+    )
 
     result = api(lambda c: c.users.update_points(USER_ID, xps=500))
 

@@ -223,7 +223,6 @@ def _required(model: type[BaseModel]) -> dict[str, Any]:
 REFERENCES: list[tuple[type[BaseModel], str, str, type[Document], bool]] = [
     (CompletedTask, "task", "task", Task, False),
     (InProgressTask, "task", "task", Task, False),
-    (User, "parentId", "parent_id", User, False),
     (Category, "tasks", "tasks", Task, True),
     (Category, "batch", "batch", Batch, False),
     (Task, "category", "category", Category, False),

@@ -72,11 +72,13 @@ BUILDERS = dict(_builders())
 
 
 # Routes a client has no business calling: the liveness text, server push (the push listener
-# reads it), and the debug route, which the real service should not have exposed.
+# reads it), the debug route, which the real service should not have exposed, and the uploaded
+# files, which a submission's ``value`` links to.
 _NOT_IN_THE_CLIENT = {
     ("GET", "/"),
     ("GET", "/api/events"),
     ("GET", "/api/batch-progress/test/:userId"),
+    ("GET", "/uploads/:name"),
 }
 
 

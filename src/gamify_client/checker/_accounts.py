@@ -58,6 +58,18 @@ def make_accounts(session: Session) -> Accounts:
     return Accounts(admin=admin, admin_code=profile.admin_id, mentor=mentor, users=users)
 
 
+def register_user(session: Session, accounts: Accounts, role: str) -> Account:
+    """Register and log in a fresh ``user`` under the run's admin, for the checks that need
+    someone whose feedback, grades and batches no other check touched."""
+    return _register_and_login(
+        session,
+        role,
+        "user",
+        parent_id=accounts.admin.user_id,
+        admin_code=accounts.admin_code,
+    )
+
+
 def _admin(session: Session) -> Account:
     login = session.login
     if login.token is not None:

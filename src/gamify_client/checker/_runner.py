@@ -7,9 +7,20 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
+from .._logging import safe_url
 from ..config import ClientConfig
 from ..errors import GamifyError
-from . import _auth, _batches, _progress_submit, _submissions, _tasks
+from . import (
+    _auth,
+    _batches,
+    _categories,
+    _enrolment,
+    _feedback,
+    _grading,
+    _progress_submit,
+    _submissions,
+    _tasks,
+)
 from ._check import Check
 from ._failures import CheckFailed, describe
 from ._report import CheckReport, CheckResult
@@ -22,6 +33,12 @@ CHECKS: tuple[Check, ...] = (
     *_tasks.CHECKS,
     *_submissions.CHECKS,
     *_progress_submit.CHECKS,
+    # Last: their learners enrol after the checked task exists, so the task checks count
+    # only the run's first users.
+    *_enrolment.CHECKS,
+    *_categories.CHECKS,
+    *_grading.CHECKS,
+    *_feedback.CHECKS,
 )
 """Every check, in the order :func:`run_checks` runs them."""
 
@@ -49,7 +66,8 @@ def _run_one(check: Check, scenario: Scenario) -> CheckResult:
     except GamifyError as error:
         return CheckResult(check.name, False, describe(error), time.perf_counter() - started)
     except httpx.TransportError as error:
-        detail = f"no answer from {scenario.session.base_url}: {error or type(error).__name__}"
+        where = safe_url(scenario.session.base_url)
+        detail = f"no answer from {where}: {error or type(error).__name__}"
         return CheckResult(check.name, False, detail, time.perf_counter() - started)
     return CheckResult(check.name, True, seen, time.perf_counter() - started)
 

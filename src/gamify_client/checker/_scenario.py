@@ -1,11 +1,14 @@
 """The data one run builds up: accounts, a batch, a category, tasks, an enrolment and a
-submit. Each piece is made once, on first need, so a check runs only the setup it needs; a
-failed step fails every check that needs it with the same detail, and the others still run."""
+submit, and the fresh learners of the later checks. Each piece is made once, on first need,
+so a check runs only the setup it needs; a failed step fails every check that needs it with
+the same detail, and the others still run. Check modules add steps of their own through
+:meth:`Scenario.once`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import APIStatusError, GamifyError, InternalServerError
 from ..models import (
@@ -17,10 +20,13 @@ from ..models import (
     TaskSubmitOutcome,
     UserBatchProgress,
 )
-from ._accounts import Account, Accounts, make_accounts
+from ._accounts import Account, Accounts, make_accounts, register_user
 from ._failures import describe
+from ._lookups import ref_id
 from ._session import Session
 from ._steps import Read, Steps, read
+
+T = TypeVar("T")
 
 _TASK_POINTS = 120
 _FILLER_POINTS = (40, 60)
@@ -36,6 +42,16 @@ class TaskCreation:
     task: Task
     points: int
     result: MutationResult[Task] | None
+    failure: APIStatusError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """An enrolment the checker asked for; ``failure`` is the error the enrol answered
+    although the user was enrolled (the real service's 500)."""
+
+    user: Account
+    result: MutationResult[Batch] | None
     failure: APIStatusError | None
 
 
@@ -68,9 +84,23 @@ class Scenario:
         self.anonymous = session.anonymous
         self._steps = Steps()
         self.created_task_ids: list[str] = []
+        self.created_category_ids: list[str] = []
         self.created_batch_id: str | None = None
 
     # Setup steps, each run at most once.
+
+    def once(self, what: str, produce: Callable[[], T]) -> T:
+        """Run the setup step ``what`` the first time a check needs it; afterwards give its
+        result, or fail again with its first failure."""
+        return self._steps.once(what, produce)
+
+    def learner(self, role: str) -> Account:
+        """A fresh user registered under the run's admin for one family of checks, so what
+        those checks count (feedback, grades, batches) is theirs alone."""
+        return self.once(
+            f"register the {role}",
+            lambda: register_user(self.session, self.accounts(), role),
+        )
 
     def accounts(self) -> Accounts:
         """The admin, mentor and users."""
@@ -100,6 +130,7 @@ class Scenario:
         created = self.accounts().admin.client.categories.create(
             name=self.session.name("category"), emoji="✅", batch=self.batch().id
         )
+        self.created_category_ids.append(created.data.id)
         return created.data
 
     def create_task(self, thing: str, points: int) -> TaskCreation:
@@ -142,11 +173,35 @@ class Scenario:
         return self._steps.once("enrol the users", self._enrol)
 
     def _enrol(self) -> tuple[Account, ...]:
-        accounts, batch = self.accounts(), self.batch()
+        accounts = self.accounts()
         self.fillers()
         for user in accounts.users:
-            accounts.admin.client.batches.enroll(batch.id, user.user_id)
+            self.enrol(accounts.admin, user)
         return accounts.users
+
+    def enrol(self, enroller: Account, user: Account) -> Enrolment:
+        """Enrol ``user`` in the batch at ``enroller``'s request; a 5xx answer is tolerated
+        when the user was enrolled anyway, as the real service's enrol does (a retry would
+        answer 400 'User is already enrolled in this batch')."""
+        batch = self.batch()
+        try:
+            result = enroller.client.batches.enroll(batch.id, user.user_id)
+        except InternalServerError as error:
+            members = {ref_id(member) for member in self.anonymous.batches.get(batch.id).users}
+            if user.user_id not in members:
+                raise
+            return Enrolment(user, None, error)
+        return Enrolment(user, result, None)
+
+    def enrolled_learner(self, role: str) -> Account:
+        """A fresh user (see :meth:`learner`) whom the admin enrolled in the batch once its
+        first tasks exist."""
+
+        def enrol_learner() -> Account:
+            self.fillers()
+            return self.enrol(self.accounts().admin, self.learner(role)).user
+
+        return self.once(f"enrol the {role}", enrol_learner)
 
     def created(self) -> Created:
         """The checked task, created after the users enrolled."""
@@ -177,13 +232,20 @@ class Scenario:
         return Submitted(user, creation.task, creation.points, xp_before, dashboard_before, result)
 
     def clean_up(self) -> tuple[str, ...]:
-        """Delete the tasks and the batch the run made; say what could not be deleted."""
+        """Delete the tasks, categories and batch the run made; say what could not be
+        deleted."""
         if not self._steps.succeeded(_ACCOUNTS_STEP):
             return ()
         admin = self.accounts().admin.client
         made: list[tuple[str, str, Callable[[str], object]]] = [
             ("task", task_id, admin.tasks.delete) for task_id in self.created_task_ids
         ]
+        # After the tasks: a category delete deletes its tasks first, which would make the
+        # task deletes above answer 404.
+        made.extend(
+            ("category", category_id, admin.categories.delete)
+            for category_id in self.created_category_ids
+        )
         if self.created_batch_id is not None:
             made.append(("batch", self.created_batch_id, admin.batches.delete))
         problems: list[str] = []

@@ -6,12 +6,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from .._logging import safe_url
 from ..client import GamifyClient
 from ..config import ClientConfig
-from ._failures import DeploymentUnreachableError
+from ._failures import CheckFailed, DeploymentUnreachableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,23 @@ class Session:
             except httpx.TransportError as error:
                 reason = str(error) or type(error).__name__
                 raise DeploymentUnreachableError(
-                    f"cannot reach {self.base_url}: {reason}"
+                    f"cannot reach {safe_url(self.base_url)}: {reason}"
                 ) from error
         return self._liveness
+
+    def get_json(self, path: str, token: str | None) -> Any:
+        """``GET path`` with ``token``, decoded but not parsed: for the checks that judge the
+        wire's own types, which the SDK's models accept in every form the service sends."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = self.http.get(f"{self.base_url}{path}", headers=headers)
+        if response.is_error:
+            raise CheckFailed(
+                f"GET {path} answered {response.status_code}: {response.text.strip()[:120]}"
+            )
+        try:
+            return response.json()
+        except ValueError as error:
+            raise CheckFailed(f"GET {path} answered a body that is not JSON") from error
 
     def email(self, role: str) -> str:
         """The email of this run's account for ``role``."""

@@ -1,5 +1,6 @@
 """Batch progress: ``/api/batch-progress``: dashboards, per-user and per-batch progress,
-activity, and the second submit route."""
+activity, notifications, and the second submit route. (The real service's debug route,
+``GET /api/batch-progress/test/:userId``, is left out on purpose.)"""
 
 from __future__ import annotations
 
@@ -8,16 +9,24 @@ from pydantic import TypeAdapter
 from .._call import Call
 from .._parsing import MutationPayload, Payload
 from ..events import Event
-from ..keys import CacheKey
+from ..keys import CacheKey, Key
 from ..models import (
     ActivityLogEntry,
     BatchProgressReport,
     Dashboard,
     MutationResult,
+    Notification,
     SubmitTaskOutcome,
     UserBatchProgress,
 )
-from ..realtime import Rule, Write, scoped, submission_keys, submission_patches
+from ..realtime import (
+    MutationContext,
+    Rule,
+    Write,
+    scoped,
+    submission_keys,
+    submission_patches,
+)
 from ._base import AsyncResource, SyncResource, async_endpoint, segment, sync_endpoint
 
 __all__ = ["AsyncProgress", "Progress"]
@@ -31,7 +40,20 @@ _BATCH_REPORT = Payload(TypeAdapter(BatchProgressReport), "batch progress")
 _ACTIVITIES = Payload(
     TypeAdapter(list[ActivityLogEntry]), "list of ActivityLogEntry", keys=("activities",)
 )
+_NOTIFICATIONS = Payload(
+    TypeAdapter(list[Notification]), "list of Notification", keys=("notifications",)
+)
 _INITIALIZED = MutationPayload(_PROGRESS)
+
+
+def _log_keys(context: MutationContext) -> list[Key]:
+    """A progress write also logs an activity and may change the user's notifications."""
+    return [
+        scoped(CacheKey.ACTIVITY, context.batch_id),
+        scoped(CacheKey.NOTIFICATIONS, context.user_id),
+    ]
+
+
 _SUBMITTED = MutationPayload(Payload(TypeAdapter(SubmitTaskOutcome), "task submission"))
 
 INITIALIZE = Write(
@@ -45,6 +67,7 @@ INITIALIZE = Write(
             scoped(CacheKey.DASHBOARD, c.user_id),
             scoped(CacheKey.BATCH_PROGRESS, c.batch_id),
             scoped(CacheKey.USER_PROGRESS, c.user_id, c.batch_id),
+            *_log_keys(c),
         ],
     ),
     ids={"user_id": "userId", "batch_id": "batchId"},
@@ -54,7 +77,11 @@ SUBMIT_TASK = Write(
     "POST",
     "/api/batch-progress/submit-task",
     _SUBMITTED,
-    Rule(Event.TASK_COMPLETED, submission_keys, submission_patches),
+    Rule(
+        Event.TASK_COMPLETED,
+        lambda c: [*submission_keys(c), *_log_keys(c)],
+        submission_patches,
+    ),
     ids={"user_id": "userId", "task_id": "taskId", "batch_id": "batchId"},
 )
 
@@ -66,7 +93,8 @@ def get_dashboard() -> Call[Dashboard]:
 
 
 def get_user_progress(user_id: str, batch_id: str) -> Call[UserBatchProgress]:
-    """A user's progress in one batch (zeroed, with ``id`` None, before any exists)."""
+    """A user's progress in one batch (zeroed, with ``id`` None, before any exists). A task
+    or batch deleted since shows as ``task_id`` / ``batch_id`` None."""
     path = f"/api/batch-progress/user/{segment(user_id)}/{segment(batch_id)}"
     return Call("GET", path, _PROGRESS)
 
@@ -88,8 +116,17 @@ def get_activity(batch_id: str, *, limit: int | None = None) -> Call[list[Activi
     return Call("GET", path, _ACTIVITIES, params=params)
 
 
+def list_notifications(user_id: str) -> Call[list[Notification]]:
+    """The user's notifications: overdue tasks (``high``) and graded ones (``medium``), at
+    most 20, high first then newest. The fixed backend answers only that user or staff."""
+    path = f"/api/batch-progress/notifications/{segment(user_id)}"
+    return Call("GET", path, _NOTIFICATIONS)
+
+
 def initialize_progress(*, user_id: str, batch_id: str) -> Call[MutationResult[UserBatchProgress]]:
-    """Start a user's progress in a batch; doing it twice is a BadRequestError."""
+    """Start a user's progress in a batch: one ``not_started`` entry per batch task and a
+    ``milestone_reached`` activity. Doing it twice is a BadRequestError, an unknown batch a
+    NotFoundError. Needs a token on the fixed backend (that user or staff)."""
     return INITIALIZE.call(
         "/api/batch-progress/initialize",
         json={"userId": user_id, "batchId": batch_id},
@@ -100,8 +137,10 @@ def initialize_progress(*, user_id: str, batch_id: str) -> Call[MutationResult[U
 def submit_task_progress(
     *, user_id: str, task_id: str, batch_id: str, grade: float | None = None
 ) -> Call[MutationResult[SubmitTaskOutcome]]:
-    """Record a task as done through the progress route, optionally with a grade; returns
-    the new XP, streak and metrics."""
+    """Record a task as done through the progress route (``graded`` with a grade); returns
+    the new XP, streak and metrics. No Submission is made. Every call logs an attempt; the
+    points come once per user and task (the real service adds them on every call, defect
+    ``repeat_xp``), so it is never retried once sent. Needs a token on the fixed backend."""
     payload: dict[str, object] = {"userId": user_id, "taskId": task_id, "batchId": batch_id}
     if grade is not None:
         payload["submissionData"] = {"grade": grade}
@@ -113,24 +152,28 @@ def submit_task_progress(
 
 
 class Progress(SyncResource):
-    """Progress: dashboard, per user, per batch, activity, initialise, submit."""
+    """Progress: dashboard, per user, per batch, activity, notifications, initialise,
+    submit."""
 
     dashboard = sync_endpoint(get_dashboard)
     user = sync_endpoint(get_user_progress)
     user_batches = sync_endpoint(list_user_progress)
     batch = sync_endpoint(get_batch_progress)
     activity = sync_endpoint(get_activity)
+    notifications = sync_endpoint(list_notifications)
     initialize = sync_endpoint(initialize_progress)
     submit_task = sync_endpoint(submit_task_progress)
 
 
 class AsyncProgress(AsyncResource):
-    """Progress, awaited: dashboard, per user, per batch, activity, initialise, submit."""
+    """Progress, awaited: dashboard, per user, per batch, activity, notifications,
+    initialise, submit."""
 
     dashboard = async_endpoint(get_dashboard)
     user = async_endpoint(get_user_progress)
     user_batches = async_endpoint(list_user_progress)
     batch = async_endpoint(get_batch_progress)
     activity = async_endpoint(get_activity)
+    notifications = async_endpoint(list_notifications)
     initialize = async_endpoint(initialize_progress)
     submit_task = async_endpoint(submit_task_progress)

@@ -25,7 +25,7 @@ from ._recorder import RequestLog
 from ._routes import ROUTES
 from ._routing import BackendState, ClockError, dispatch
 from ._seed import DemoData, seed_demo
-from ._server import serve_app
+from ._server import ServerLimits, serve_app
 from ._store import Collection, DocumentStore
 from ._transport import BackendTransport
 
@@ -45,7 +45,8 @@ class GamifyBackend:
     ``defects`` switches on copies of the real service's defects. ``secret`` signs the
     tokens (random by default; give one to keep tokens valid across restarts of a file DB).
     ``event_history`` is how many writes :attr:`event_stream` keeps for clients that resume
-    ``GET /api/events`` (server push, which the real service does not have).
+    ``GET /api/events`` (server push, which the real service does not have). ``debug`` opens
+    the real service's debug route (``GET /api/batch-progress/test/:userId``).
 
     Reach it in-process with :meth:`transport`, over ASGI with :meth:`asgi_app`, or over a
     real socket with :meth:`serve`; all share the data, :attr:`faults`, :attr:`requests`
@@ -60,6 +61,7 @@ class GamifyBackend:
         defects: Iterable[Defect] = (),
         secret: bytes | None = None,
         event_history: int = 1000,
+        debug: bool = False,
     ) -> None:
         self._clock = clock or utc_now
         self.defects = Defects(defects)
@@ -73,6 +75,7 @@ class GamifyBackend:
             secret=secret if secret is not None else secrets.token_bytes(32),
             defects=self.defects,
             event_stream=EventStream(event_history),
+            debug=debug,
         )
         self._runner = ExchangeRunner(self.handle, self.faults, self.requests, self._now)
 
@@ -111,13 +114,18 @@ class GamifyBackend:
         return BackendASGIApp(self._runner, LiveStreams(self._state.event_stream))
 
     @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, limits: ServerLimits | None = None
+    ) -> Iterator[str]:
         """Serve over a real socket while the block runs; yields the base URL.
 
-        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port.
+        Needs the ``server`` extra (uvicorn). ``port=0`` picks a free port. ``limits`` bound
+        what a connection may hold (defaults: :class:`ServerLimits`).
         """
+        limits = limits or ServerLimits()
         app = self.asgi_app()
-        with serve_app(app, host, port) as base_url:
+        app.body_timeout = limits.body_timeout
+        with serve_app(app, host, port, limits=limits) as base_url:
             try:
                 yield base_url
             finally:
@@ -130,7 +138,9 @@ class GamifyBackend:
 
         The data goes through the routes with every defect off, whatever :attr:`defects` says.
         """
-        without_defects = replace(self._state, defects=Defects())
+        # The demo's superadmin signs up as the real service lets anyone; the fixed backend
+        # refuses that signup (``open_superadmin_signup``) to everyone else.
+        without_defects = replace(self._state, defects=Defects(["open_superadmin_signup"]))
         return seed_demo(partial(dispatch, without_defects, ROUTES))
 
     def token_for(self, user_id: str) -> str:
@@ -142,8 +152,9 @@ class GamifyBackend:
         return issue_token(user_id, user["designation"], secret=self._state.secret, now=self._now())
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database and remove the uploaded files."""
         self._store.close()
+        self._state.uploads.close()
 
     def __enter__(self) -> GamifyBackend:
         return self

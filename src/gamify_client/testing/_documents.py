@@ -58,7 +58,16 @@ def new_user(
     }
     if admin_id is not None:
         doc["adminId"] = admin_id
-    doc.update(avatar="", xps=0, restricted=False, completedTasks=[], inProgressTasks=[])
+    doc.update(
+        avatar="",
+        xps=0,
+        restricted=False,
+        theme="light",
+        emailNotifications=True,
+        inAppNotifications=True,
+        completedTasks=[],
+        inProgressTasks=[],
+    )
     return stamp(ctx, doc)
 
 

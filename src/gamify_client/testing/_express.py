@@ -80,9 +80,19 @@ def not_found_page(method: str, path: str) -> BackendResponse:
     return _error_page(404, f"Cannot {method} {path}")
 
 
+def server_error_page(message: str) -> BackendResponse:
+    """Express's final handler for an error thrown outside a handler's ``try``: 500 HTML."""
+    return _error_page(500, message)
+
+
 def bad_request_page() -> BackendResponse:
     """Express's error page for a body that ``express.json()`` cannot parse."""
     return _error_page(400, "Bad Request")
+
+
+def payload_too_large_page() -> BackendResponse:
+    """Express's error page for a body over the parser's limit."""
+    return _error_page(413, "PayloadTooLargeError: request entity too large")
 
 
 def with_cors(response: BackendResponse, headers: Mapping[str, str]) -> BackendResponse:

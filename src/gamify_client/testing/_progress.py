@@ -19,6 +19,9 @@ from ._store import Doc
 
 ACTIVITY_LOG_LIMIT = 100
 SUBMITTED_STATES = ("submitted", "graded", "completed")
+COMPLETED_STATES = ("completed", "graded")
+"""What counts as completed: a graded task was completed first (the real service counts
+only ``completed``, defect ``graded_not_completed``)."""
 
 
 def js_round(value: float) -> int:
@@ -92,7 +95,8 @@ def recompute_metrics(ctx: Context, progress: Doc) -> None:
     """Derive ``progressMetrics`` from the task entries and mark the progress active now."""
     entries: list[Doc] = progress["taskProgress"]
     total = len(entries)
-    completed = sum(1 for entry in entries if entry.get("status") == "completed")
+    done = ("completed",) if ctx.has_defect("graded_not_completed") else COMPLETED_STATES
+    completed = sum(1 for entry in entries if entry.get("status") in done)
     grades = [entry["grade"] for entry in entries if entry.get("grade") is not None]
     average_grade = sum(grades) / len(grades) if grades else 0
     progress["progressMetrics"] = {

@@ -1,7 +1,8 @@
 """Routing a request to its handler, with the real service's middleware around it.
 
 Order of work, as in the Express app: CORS (which answers every ``OPTIONS`` itself), body
-parsing (a malformed JSON body gets Express's 400 page whatever the route), route lookup
+parsing (a malformed JSON body gets 400 and one over its limit 413, whatever the route: Express's
+HTML page on the real service, ``{message}`` once fixed; see ``_bodies``), route lookup
 (Express's HTML 404 when none matches), the token check on protected routes (no token:
 401, a bad or expired one: 403), then the handler inside one store transaction. An id
 that is not 24 hex digits makes the handler fail the way Mongoose's ``CastError`` makes
@@ -19,7 +20,13 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 from ._auth import InvalidTokenError, TokenClaims, verify_token
-from ._bodies import MalformedBodyError, ParsedBody, UploadedFile, parse_body
+from ._bodies import (
+    BodyTooLargeError,
+    MalformedBodyError,
+    ParsedBody,
+    UploadedFile,
+    parse_body,
+)
 from ._defects import Defects
 from ._events_stream import EventStream
 from ._express import (
@@ -27,16 +34,18 @@ from ._express import (
     bad_request_page,
     json_response,
     not_found_page,
+    payload_too_large_page,
     preflight_response,
     with_cors,
 )
 from ._ids import ObjectIdFactory, is_object_id, iso
 from ._store import Collection, DocumentStore
+from ._uploads import UploadFolder
 
 logger = logging.getLogger("gamify_client.testing")
 
 Handler = Callable[["Context"], BackendResponse]
-FailureStyle = Literal["error_object", "error_message", "server_error"]
+FailureStyle = Literal["error_object", "error_message", "server_error", "error_only"]
 Guard = Literal["jwt", "ra"]
 """The real service's two token checks (CONTRACT.md, "Authentication"):
 
@@ -106,6 +115,8 @@ class Failure:
         """The 500 answer the route gives when ``error`` escapes its handler."""
         if self.style == "server_error":
             return json_response(500, {"error": "Server error"})
+        if self.style == "error_only":
+            return json_response(500, {"error": self.message})
         if self.style == "error_object":
             detail: Any = error.as_error_object() if isinstance(error, CastError) else {}
         else:
@@ -125,6 +136,9 @@ class Route:
     failure: Failure
     auth: Guard | None = None
     fixed_auth: Guard | None = None
+    absent_with: str | None = None
+    """A defect under which the real service never reaches this route (an earlier route
+    takes its path), so the route is skipped while that defect is switched on."""
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +167,8 @@ class BackendState:
     debug: bool = False
     """Debug mode: the real service's debug route answers (defect ``debug_route_public``
     opens it in any mode)."""
+    uploads: UploadFolder = field(default_factory=UploadFolder)
+    """Where file submissions are stored (a temporary directory, made on the first upload)."""
 
     @property
     def token_secret(self) -> bytes:
@@ -327,6 +343,15 @@ def _claims(
     return claims
 
 
+def body_refused(state: BackendState, status: Literal[400, 413]) -> BackendResponse:
+    """The answer to a body the parser refuses: Express's HTML page on the real service
+    (``validation_500``), a JSON ``{message}`` once fixed."""
+    if "validation_500" in state.defects:
+        return bad_request_page() if status == 400 else payload_too_large_page()
+    message = "Malformed request body" if status == 400 else "Request body too large"
+    return json_response(status, {"message": message})
+
+
 def dispatch(
     state: BackendState,
     routes: Sequence[Route],
@@ -355,9 +380,13 @@ def _answer(
 ) -> BackendResponse:
     try:
         parsed = parse_body(headers.get("content-type", ""), body)
+    except BodyTooLargeError:
+        return body_refused(state, 413)
     except MalformedBodyError:
-        return bad_request_page()
+        return body_refused(state, 400)
     for route in routes:
+        if route.absent_with is not None and route.absent_with in state.defects:
+            continue
         params = route.match(method, path)
         if params is not None:
             break

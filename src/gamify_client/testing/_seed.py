@@ -126,11 +126,18 @@ def seed_demo(handle: RequestHandler) -> DemoData:
             "POST",
             "/api/categories/create",
             {"name": name, "emoji": emoji, "color": color, "batch": batch["_id"]},
+            token=login["token"],
         )["_id"]
         for name, emoji, color in _CATEGORIES
     )
     for user in users:
-        _call(handle, "POST", f"/api/batches/{batch['_id']}/enroll", {"userId": user.id})
+        _call(
+            handle,
+            "POST",
+            f"/api/batches/{batch['_id']}/enroll",
+            {"userId": user.id},
+            token=login["token"],
+        )
     task_ids = tuple(
         _call(
             handle,
@@ -146,6 +153,7 @@ def seed_demo(handle: RequestHandler) -> DemoData:
                 "batch": batch["_id"],
                 "submissionTypes": ["Link", "Text Entry", "File Upload"],
             },
+            token=login["token"],
         )["task"]["_id"]
         for name, description, category, difficulty, points in _TASKS
     )
