@@ -5,6 +5,7 @@ a client)."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -88,6 +89,16 @@ class RedisServer:
         process.kill()
         process.wait(timeout=_START_TIMEOUT)
         self._process = None
+
+    def freeze(self) -> None:
+        """Stop the server process (SIGSTOP): its sockets stay open and nothing answers."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen server run again (SIGCONT)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Kill the server and start a fresh one on the same port."""

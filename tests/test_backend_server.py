@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gamify_client.testing import DemoData, GamifyBackend
+from gamify_client.testing import DemoData, GamifyBackend, ServerLimits
+
+from ._api_support import bearer_for
 
 THREADS = 8
 SUBMISSIONS_PER_THREAD = 50
@@ -46,6 +50,7 @@ def create_tasks(backend: GamifyBackend, demo: DemoData, count: int) -> list[str
                     "batch": demo.batch_id,
                     "points": POINTS,
                 },
+                headers=bearer_for(backend, demo.admin.id),
             )
             ids.append(response.json()["task"]["_id"])
     backend.requests.clear()
@@ -74,6 +79,7 @@ def test_representative_routes_over_the_socket(demo: DemoData, api: httpx.Client
     submitted = api.post(
         f"/api/task/{demo.task_ids[0]}/submit",
         json={"userId": demo.users[0].id, "submissionType": "Link", "value": "v"},
+        headers=headers,
     )
     assert submitted.status_code == 201
     assert submitted.json()["realTimeData"]["currentStreak"] == 1
@@ -81,6 +87,7 @@ def test_representative_routes_over_the_socket(demo: DemoData, api: httpx.Client
         f"/api/task/{demo.task_ids[1]}/submit",
         data={"userId": demo.users[0].id},
         files={"file": ("notes.txt", b"hello")},
+        headers=headers,
     )
     assert multipart.json()["submission"]["submissionType"] == "File Upload"
     dashboard = api.get("/api/batch-progress/dashboard/me", headers=headers).json()["dashboard"]
@@ -90,13 +97,17 @@ def test_representative_routes_over_the_socket(demo: DemoData, api: httpx.Client
     assert [batch["_id"] for batch in batches] == [demo.batch_id]
 
 
-def test_errors_keep_the_server_serving(demo: DemoData, api: httpx.Client) -> None:
+def test_errors_keep_the_server_serving(
+    backend: GamifyBackend, demo: DemoData, api: httpx.Client
+) -> None:
     bad_token = api.get(
         "/api/batch-progress/dashboard/me", headers={"Authorization": "Bearer nope"}
     )
     assert bad_token.status_code == 403
     assert api.get("/").status_code == 200
-    missing_field = api.post("/api/task/create", json={"name": "x"})
+    missing_field = api.post(
+        "/api/task/create", json={"name": "x"}, headers=bearer_for(backend, demo.admin.id)
+    )
     assert (missing_field.status_code, missing_field.json()) == (
         400,
         {"message": "Missing required fields."},
@@ -110,8 +121,10 @@ def test_errors_keep_the_server_serving(demo: DemoData, api: httpx.Client) -> No
         content=b"{not json",
         headers={"Content-Type": "application/json"},
     )
-    assert malformed.status_code == 400
-    assert "Bad Request" in malformed.text
+    assert (malformed.status_code, malformed.json()) == (
+        400,
+        {"message": "Malformed request body"},
+    )
     assert api.get("/").status_code == 200
     assert api.get("/api/task/bad-id").status_code == 404
     assert api.get("/nowhere").status_code == 404
@@ -135,6 +148,7 @@ def test_concurrent_submissions_leave_xp_and_progress_exact(
     task_ids = create_tasks(backend, demo, total)
     user = demo.users[0]
     shares = [task_ids[n::THREADS] for n in range(THREADS)]
+    token = bearer_for(backend, user.id)
 
     def submit_share(share: list[str]) -> list[dict[str, Any]]:
         answers = []
@@ -143,6 +157,7 @@ def test_concurrent_submissions_leave_xp_and_progress_exact(
                 response = client.post(
                     f"/api/task/{task_id}/submit",
                     json={"userId": user.id, "submissionType": "Text Entry", "value": "done"},
+                    headers=token,
                 )
                 assert response.status_code == 201, response.text
                 answers.append(response.json()["realTimeData"])
@@ -200,6 +215,7 @@ def test_drop_after_processing_over_the_socket(
         api.post(
             f"/api/task/{demo.task_ids[0]}/submit",
             json={"userId": demo.users[0].id, "submissionType": "Link", "value": "v"},
+            headers=bearer_for(backend, demo.users[0].id),
         )
     assert api.get(f"/api/user/{demo.users[0].id}").json()["xps"] == 100
 
@@ -221,3 +237,98 @@ def test_server_stops_on_exit(backend: GamifyBackend) -> None:
         assert client.get("/").status_code == 200
     with pytest.raises(httpx.ConnectError), httpx.Client(base_url=url) as client:
         client.get("/")
+
+
+# Limits: a client that holds connections without using them cannot take the server down.
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` within ``within`` seconds (EOF or a reset)."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def _connect(base_url: str) -> socket.socket:
+    url = httpx.URL(base_url)
+    return socket.create_connection((url.host, url.port), timeout=5)
+
+
+def test_sockets_that_never_send_a_byte_are_closed(backend: GamifyBackend) -> None:
+    with backend.serve(limits=ServerLimits(request_head_timeout=0.5)) as url:
+        sockets = [_connect(url) for _ in range(20)]
+        try:
+            started = time.monotonic()
+            assert all(_closed_by_server(sock, within=5) for sock in sockets)
+            assert time.monotonic() - started < 3
+            assert httpx.get(f"{url}/", timeout=5).text == "API is working!"
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def test_a_header_trickle_is_cut(backend: GamifyBackend) -> None:
+    with backend.serve(limits=ServerLimits(request_head_timeout=0.5)) as url:
+        sock = _connect(url)
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            cut = False
+            while time.monotonic() - started < 5 and not cut:
+                try:
+                    sock.sendall(b"X")
+                except OSError:
+                    cut = True
+                    break
+                cut = _closed_by_server(sock, within=0.1)
+            assert cut
+            assert time.monotonic() - started < 3
+        finally:
+            sock.close()
+
+
+def test_connections_beyond_the_cap_are_closed_at_once(backend: GamifyBackend) -> None:
+    with backend.serve(limits=ServerLimits(max_connections=5)) as url:
+        sockets = [_connect(url) for _ in range(8)]
+        try:
+            time.sleep(0.2)  # let the server accept them all
+            closed = [_closed_by_server(sock, within=0.3) for sock in sockets]
+            assert closed.count(True) == 3
+            for sock in sockets:
+                sock.close()
+            time.sleep(0.2)
+            assert httpx.get(f"{url}/", timeout=5).status_code == 200
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def test_a_body_that_trickles_in_gets_408(backend: GamifyBackend) -> None:
+    with backend.serve(limits=ServerLimits(body_timeout=0.5)) as url:
+        sock = _connect(url)
+        try:
+            sock.sendall(
+                b"POST /api/task/create HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            sock.settimeout(5)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 408")
+        finally:
+            sock.close()
+
+
+def test_an_oversized_body_gets_413_without_being_read_whole(
+    backend: GamifyBackend, base_url: str
+) -> None:
+    body = b'{"name": "' + b"x" * (200 * 1024) + b'"}'
+    response = httpx.post(
+        f"{base_url}/api/task/create",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert (response.status_code, response.json()) == (413, {"message": "Request body too large"})

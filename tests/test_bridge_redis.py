@@ -6,6 +6,7 @@ Redis outage is survived."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ from gamify_client.bridges.redis import (
 from gamify_client.keys import Key, format_key
 from gamify_client.models import Dashboard
 from gamify_client.realtime import WRITES, AppliedMutation
+from gamify_client.refresh import INVALIDATED
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._events_stream import WRITE_MUTATIONS
 from gamify_client.testing._seed import DemoData
@@ -108,7 +110,12 @@ class Process:
         key = (CacheKey.DASHBOARD, user_id)
         self.client.refresh_manager.refresh(key, self.client.progress.dashboard)
         changes: list[Dashboard] = []
-        self.client.refresh_manager.subscribe(key, changes.append)
+
+        def record(data: Any) -> None:
+            if data is not INVALIDATED:
+                changes.append(data)
+
+        self.client.refresh_manager.subscribe(key, record)
         return changes
 
     def completed(self) -> list[str]:
@@ -361,7 +368,8 @@ def test_a_failed_publish_waits_in_the_outbox_and_keeps_its_order(
     monkeypatch.setattr(bridge._publisher, "publish", publish_once_failing)
 
     submit(writer, seed.task_ids[0], user)
-    assert bridge.stats().publish_failures == 1
+    # Published by the bridge's own thread, never the writer's.
+    wait_until(lambda: bridge.stats().publish_failures == 1, what="the failed publish")
     submit(writer, seed.task_ids[1], user)
 
     wait_until(lambda: len(reader.completed()) == 2, what="both writes")
@@ -576,3 +584,28 @@ def test_messages_and_json_agree() -> None:
         "realTimeData": None,
         "body": {},
     }
+
+
+@needs_redis
+@pytest.mark.timeout(60)
+def test_a_write_returns_within_its_timeout_while_redis_is_frozen(
+    backend: GamifyBackend, seed: DemoData, config: ClientConfig
+) -> None:
+    with RedisServer() as server:
+        client = GamifyClient(
+            config=config.replace(token=backend.token_for(seed.admin.id), timeout=2.0),
+            http_client=httpx.Client(transport=backend.transport()),
+        )
+        bridge = RedisBridge(client, url=server.url, channel="gamify:test:frozen")
+        with client, bridge:
+            assert bridge.wait_connected(5)
+            server.freeze()
+            try:
+                start = time.perf_counter()
+                for details in ("while Redis is frozen", "and again"):
+                    client.tasks.edit(seed.task_ids[0], details=details)
+                took = time.perf_counter() - start
+            finally:
+                server.thaw()
+            wait_until(lambda: bridge.stats().published == 2, what="the queued writes")
+    assert took < 0.5

@@ -7,9 +7,11 @@ import json
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gamify_client.checker import CHECKS
@@ -102,6 +104,23 @@ def test_serve_seeds_a_file_database_prints_the_logins_and_stops_on_ctrl_c(
     assert status == 0
     assert server.stop(signal.SIGINT) == 0
     assert server.lines[-1] == "Stopped."
+
+
+def test_serve_closes_idle_connections_and_caps_them(serve: type[ServeProcess]) -> None:
+    server = serve("--request-timeout", "0.5", "--max-connections", "4")
+    url = httpx.URL(server.wait_until_ready())
+    sockets = [socket.create_connection((url.host, url.port), timeout=5) for _ in range(6)]
+    try:
+        for sock in sockets:
+            sock.settimeout(3)
+        started = time.monotonic()
+        assert all(sock.recv(16) == b"" for sock in sockets)
+        assert time.monotonic() - started < 2.5
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert httpx.get(f"{url}/", timeout=5).text == "API is working!"
+    assert server.stop() == 0
 
 
 def test_serve_switches_on_the_defects_it_is_given(

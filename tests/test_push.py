@@ -23,7 +23,6 @@ from gamify_client import (
     GamifyClient,
     PermissionDeniedError,
 )
-from gamify_client.bridges._messages import ORIGIN_HEADER
 from gamify_client.keys import Key, format_key
 from gamify_client.push import ListenMode, PushListener
 from gamify_client.realtime import AppliedMutation
@@ -112,7 +111,7 @@ def test_each_write_is_one_event_with_increasing_ids_keys_and_real_time_data(
             http, "GET", f"{base_url}/api/events", headers=auth(backend, user)
         ) as source,
     ):
-        events = (event for event in source.iter_sse() if event.data)
+        events = (event for event in source.iter_sse() if event.data and event.event != "hello")
         writer.submit(seed.task_ids[0], user)
         writer.submit(seed.task_ids[1], user)
         first, second = next(events), next(events)
@@ -138,7 +137,9 @@ def test_last_event_id_replays_what_was_missed_and_a_lost_one_gets_a_reset(
         start = backend.event_stream.last_event_id
         with (
             backend.serve() as url,
-            GamifyClient(config=config.replace(base_url=url)) as writer,
+            GamifyClient(
+                config=config.replace(base_url=url, token=backend.token_for(data.admin.id))
+            ) as writer,
             httpx.Client(timeout=5) as http,
         ):
             writer.tasks.submit(data.task_ids[0], user_id=user, submission_type="Link", value="x")
@@ -148,7 +149,11 @@ def test_last_event_id_replays_what_was_missed_and_a_lost_one_gets_a_reset(
                 with httpx_sse.connect_sse(
                     http, "GET", f"{url}/api/events", headers=headers
                 ) as source:
-                    return next(event for event in source.iter_sse() if event.data)
+                    return next(
+                        event
+                        for event in source.iter_sse()
+                        if event.data and event.event != "hello"
+                    )
 
             replayed = first_event(start)
             assert replayed.event == "taskCompleted"
@@ -171,7 +176,7 @@ def test_in_process_the_route_answers_the_backlog_and_ends(
         http.post(
             f"/api/task/{seed.task_ids[0]}/submit",
             json={"userId": user, "submissionType": "Link", "value": "x"},
-            headers={ORIGIN_HEADER: "writer-1"},
+            headers={**auth(backend, user), "X-Gamify-Origin": "forged"},
         )
         assert http.get("/api/events").status_code == 401
         response = http.get("/api/events", headers={**auth(backend, user), "Last-Event-ID": start})
@@ -180,7 +185,109 @@ def test_in_process_the_route_answers_the_backlog_and_ends(
     assert len(frames) == 1
     data = json.loads(frames[0].split("data: ", 1)[1])
     assert data["mutation"] == "tasks.submit"
-    assert data["origin"] == "writer-1"
+    [hello] = [frame for frame in response.text.split("\n\n") if frame.startswith("event: hello")]
+    # The origin is the server's name for the writer's token, never a request header's word.
+    assert data["origin"] == json.loads(hello.split("data: ", 1)[1])["origin"] != "forged"
+
+
+def _events_seen(backend: GamifyBackend, user_id: str, since: str) -> list[str]:
+    """The writes a replay after ``since`` shows ``user_id``, by name."""
+    with httpx.Client(transport=backend.transport(), base_url="http://gamify.test") as http:
+        response = http.get(
+            "/api/events", headers={**auth(backend, user_id), "Last-Event-ID": since}
+        )
+    assert response.status_code == 200
+    frames = [frame for frame in response.text.split("\n\n") if frame.startswith("id:")]
+    return [json.loads(frame.split("data: ", 1)[1])["mutation"] for frame in frames]
+
+
+def test_each_listener_gets_only_the_writes_it_may_read(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    start = backend.event_stream.last_event_id
+    learner, classmate = seed.users[0].id, seed.users[1].id
+    peers(learner).submit(seed.task_ids[0], learner)
+    peers(seed.admin.id).client.tasks.edit(seed.task_ids[1], details="public to all")
+
+    # Another learner of the same batch may not read the first one's progress or XP ...
+    assert _events_seen(backend, classmate, start) == ["tasks.edit"]
+    # ... the learner, the batch's staff and the superadmin may.
+    for reader in (learner, seed.admin.id, seed.mentor.id, seed.superadmin.id):
+        assert _events_seen(backend, reader, start) == ["tasks.submit", "tasks.edit"]
+
+
+def test_a_batch_write_reaches_its_members_and_staff_only(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    registered = backend.handle(
+        "POST",
+        "/api/user/register",
+        "",
+        {"content-type": "application/json"},
+        json.dumps(
+            {"name": "Other Admin", "email": "other@x.io", "password": "pw", "designation": "admin"}
+        ).encode(),
+    )
+    assert registered.status == 201
+    other_admin = json.loads(registered.body)["userId"]
+    start = backend.event_stream.last_event_id
+
+    peers(seed.admin.id).client.batches.edit(seed.batch_id, name="Renamed cohort")
+
+    for member in (seed.users[0].id, seed.users[2].id, seed.mentor.id, seed.superadmin.id):
+        assert _events_seen(backend, member, start) == ["batches.edit"]
+    assert _events_seen(backend, other_admin, start) == []
+
+
+def test_a_live_stream_skips_what_its_reader_may_not_see(
+    backend: GamifyBackend, seed: DemoData, base_url: str, peers: Any
+) -> None:
+    learner, classmate = seed.users[0].id, seed.users[1].id
+    with (
+        httpx.Client(timeout=5) as http,
+        httpx_sse.connect_sse(
+            http, "GET", f"{base_url}/api/events", headers=auth(backend, classmate)
+        ) as source,
+    ):
+        events = (event for event in source.iter_sse() if event.event != "hello" and event.data)
+        peers(learner).submit(seed.task_ids[0], learner)
+        peers(seed.admin.id).client.tasks.edit(seed.task_ids[1], details="public to all")
+        first = next(events)
+    assert first.json()["mutation"] == "tasks.edit"
+
+
+def test_no_request_header_can_make_a_listener_skip_a_write(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    learner = seed.users[0].id
+    reader = peers(seed.admin.id)
+    listener = reader.client.listen()
+    assert listener.wait_connected(5)
+    wait_until(lambda: listener._core.server_origin is not None, what="the hello")
+    attacker = peers(learner)
+    attacker.client.with_options(default_headers={"X-Gamify-Origin": listener.origin}).tasks.submit(
+        seed.task_ids[0], user_id=learner, submission_type="Link", value="x"
+    )
+
+    wait_until(lambda: listener.stats().applied == 1, what="the write")
+    assert listener.stats().own == 0
+
+
+def test_one_404_after_the_stream_worked_does_not_switch_to_polling(
+    backend: GamifyBackend, seed: DemoData, peers: Any
+) -> None:
+    learner = seed.users[0].id
+    reader = peers(learner)
+    listener = reader.client.listen()
+    assert listener.wait_connected(5)
+    refusal = backend.faults.add(404, route="/api/events", times=1, body=NO_ROUTE_PAGE)
+    backend.event_stream.drop_connections()
+    wait_until(lambda: refusal.hits == 1, what="the 404")
+    wait_until(lambda: listener.stats().reconnects == 1, what="the reconnect")
+    assert listener.mode is ListenMode.PUSH
+
+    peers(seed.admin.id).submit(seed.task_ids[0], learner)
+    wait_until(lambda: reader.completed() == [seed.task_ids[0]], what="the pushed write")
 
 
 def test_open_streams_do_not_block_other_requests(
@@ -227,7 +334,8 @@ def test_a_listening_client_skips_the_streams_copy_of_its_own_writes(
     user = seed.users[0].id
     writer = peers(user)
     listener = writer.client.listen()
-    assert writer.client.config.default_headers[ORIGIN_HEADER] == listener.origin
+    assert listener.wait_connected(5)
+    assert "X-Gamify-Origin" not in writer.client.config.default_headers
 
     writer.submit(seed.task_ids[0], user)
 
@@ -235,7 +343,6 @@ def test_a_listening_client_skips_the_streams_copy_of_its_own_writes(
     assert listener.stats().applied == 0
     assert writer.completed() == [seed.task_ids[0]]
     listener.close()
-    assert ORIGIN_HEADER not in writer.client.config.default_headers
 
 
 def test_listen_returns_the_running_listener_until_it_is_closed(seed: DemoData, peers: Any) -> None:
@@ -282,7 +389,9 @@ def test_a_reset_invalidates_every_active_key(config: ClientConfig) -> None:
             reader = GamifyClient(
                 config=config.replace(base_url=url, token=backend.token_for(user))
             )
-            writer = GamifyClient(config=config.replace(base_url=url))
+            writer = GamifyClient(
+                config=config.replace(base_url=url, token=backend.token_for(data.admin.id))
+            )
             with reader, writer:
                 query = reader.use_dashboard_data(refetch_interval=3600)
                 query.wait_for(timeout=5)
@@ -348,7 +457,6 @@ def test_closing_the_clients_links_closes_its_listener(seed: DemoData, peers: An
     listener = client.listen()
     client._close_links()
     assert listener.closed
-    assert ORIGIN_HEADER not in client.config.default_headers
 
 
 # The asyncio listener
@@ -362,7 +470,9 @@ async def test_an_async_listener_applies_writes_and_resumes_after_a_drop(
         AsyncGamifyClient(
             config=config.replace(base_url=base_url, token=backend.token_for(user))
         ) as reader,
-        AsyncGamifyClient(config=config.replace(base_url=base_url)) as writer,
+        AsyncGamifyClient(
+            config=config.replace(base_url=base_url, token=backend.token_for(seed.admin.id))
+        ) as writer,
     ):
         completed: list[str] = []
         reader.events.subscribe(Event.TASK_COMPLETED, lambda p: completed.append(p.task_id))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +20,16 @@ from gamify_client import (
     BadRequestError,
     ClientConfig,
     GamifyClient,
+    GamifyError,
     InternalServerError,
+    NotFoundError,
     RateLimitError,
 )
 from gamify_client._retry import RetryPolicy, parse_retry_after
+from gamify_client.realtime import WRITES
+from gamify_client.resources import ALL_WRITES
+from gamify_client.resources.tasks import list_tasks, start_task
+from gamify_client.resources.users import login_user
 
 from .conftest import BASE_URL
 
@@ -177,28 +185,104 @@ def test_post_is_retried_when_it_never_left(config: ClientConfig, error: Excepti
 
 
 def test_patch_is_not_retried_on_503(config: ClientConfig) -> None:
-    url = f"{BASE_URL}/api/user/{'b' * 24}/points"
+    # A restriction is a toggle: sent twice, it undoes itself.
+    url = f"{BASE_URL}/api/user/restrict-user/{'b' * 24}"
     with respx.mock:
         route = respx.patch(url).mock(return_value=httpx.Response(503, json={"message": "x"}))
         with pytest.raises(InternalServerError):
-            sync_client(config, Recorder()).users.update_points("b" * 24, xps=5)
+            sync_client(config, Recorder()).users.restrict_user("b" * 24)
     assert route.call_count == 1
 
 
-def test_put_and_delete_are_retried(config: ClientConfig) -> None:
+def test_task_start_is_not_repeated_after_it_may_have_arrived(config: ClientConfig) -> None:
+    # PUT /api/task/start/:id counts every call: the method says nothing about a repeat.
+    start_url = f"{BASE_URL}/api/task/start/{'a' * 24}"
+    for failure in (httpx.Response(502), httpx.ReadTimeout("slow")):
+        with respx.mock:
+            start = respx.put(start_url).mock(side_effect=[failure, httpx.Response(200, json=TASK)])
+            with pytest.raises(GamifyError):
+                sync_client(config, Recorder()).tasks.start("a" * 24)
+        assert start.call_count == 1
+
+
+def test_a_write_that_never_left_is_retried_whatever_its_kind(config: ClientConfig) -> None:
     start_url = f"{BASE_URL}/api/task/start/{'a' * 24}"
     with respx.mock:
         start = respx.put(start_url).mock(
-            side_effect=[httpx.Response(502), httpx.Response(200, json=TASK)]
+            side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=TASK)]
         )
-        delete = respx.delete(DELETE_URL).mock(
-            side_effect=[httpx.ReadTimeout("slow"), httpx.Response(200, json=TASK)]
-        )
-        client = sync_client(config, Recorder())
-        assert client.tasks.start("a" * 24).data.id == "a" * 24
-        assert client.tasks.delete("a" * 24).data.id == "a" * 24
+        assert sync_client(config, Recorder()).tasks.start("a" * 24).data.id == "a" * 24
     assert start.call_count == 2
+
+
+def test_a_repeatable_write_is_retried_like_a_read(
+    config: ClientConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(WRITES["tasks.delete"], "repeatable", True)
+    with respx.mock:
+        delete = respx.delete(DELETE_URL).mock(
+            side_effect=[httpx.Response(503), httpx.Response(200, json=TASK)]
+        )
+        assert sync_client(config, Recorder()).tasks.delete("a" * 24).data.id == "a" * 24
     assert delete.call_count == 2
+
+
+def test_a_write_not_marked_repeatable_is_sent_once(
+    config: ClientConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(WRITES["tasks.delete"], "repeatable", False)
+    with respx.mock:
+        delete = respx.delete(DELETE_URL).mock(
+            side_effect=[httpx.ReadTimeout("lost"), httpx.Response(200, json=TASK)]
+        )
+        with pytest.raises(APITimeoutError):
+            sync_client(config, Recorder()).tasks.delete("a" * 24)
+    assert delete.call_count == 1
+
+
+def test_the_decision_follows_the_calls_write_not_its_method() -> None:
+    policy = RetryPolicy(max_retries=2, backoff=0.5, backoff_max=8.0, retry_after_max=60.0)
+    lost = APITimeoutError(request_sent=True)
+    never_sent = APIConnectionError(request_sent=False)
+    read = list_tasks()
+    start = start_task("a" * 24)
+    assert policy.should_retry(read, lost)
+    assert not policy.should_retry(start, lost)
+    assert policy.should_retry(start, never_sent)
+    login = login_user(email="a@b.c", password="pw", designation="admin")
+    assert login.mutation is None
+    assert not policy.should_retry(login, lost)
+    assert policy.should_retry(login, never_sent)
+
+
+@pytest.mark.parametrize("lost", [httpx.ReadTimeout("lost"), httpx.Response(502)])
+def test_a_delete_whose_answer_was_lost_then_finds_nothing_has_succeeded(
+    config: ClientConfig, monkeypatch: pytest.MonkeyPatch, lost: Any
+) -> None:
+    monkeypatch.setattr(WRITES["tasks.delete"], "repeatable", True)
+    gone = httpx.Response(404, json={"message": "Task not found"})
+
+    async def run_async() -> Any:
+        async with AsyncGamifyClient(config=config) as client:
+            client._sleep = Recorder().asleep
+            return await client.tasks.delete("a" * 24)
+
+    with respx.mock:
+        delete = respx.delete(DELETE_URL).mock(side_effect=[lost, gone, lost, gone])
+        results = [sync_client(config, Recorder()).tasks.delete("a" * 24), asyncio.run(run_async())]
+    assert delete.call_count == 4
+    for result in results:
+        assert result.data is None
+        assert result.message is not None
+
+
+def test_a_delete_that_finds_nothing_at_once_is_not_found(config: ClientConfig) -> None:
+    with respx.mock:
+        respx.delete(DELETE_URL).mock(
+            return_value=httpx.Response(404, json={"message": "Task not found"})
+        )
+        with pytest.raises(NotFoundError):
+            sync_client(config, Recorder()).tasks.delete("a" * 24)
 
 
 def test_get_timeout_is_retried_then_raised_as_timeout(config: ClientConfig) -> None:
@@ -308,4 +392,17 @@ class TestBackoff:
 
     def test_only_sdk_errors_are_retried(self) -> None:
         policy = RetryPolicy(max_retries=5, backoff=0.5, backoff_max=4.0, retry_after_max=60)
-        assert policy.should_retry("GET", ValueError("boom")) is False
+        assert policy.should_retry(list_tasks(), ValueError("boom")) is False
+
+
+def test_the_docs_list_every_write_with_its_retry_class() -> None:
+    tool = Path(__file__).resolve().parent.parent / "docs" / "_ext" / "retry_table.py"
+    spec = importlib.util.spec_from_file_location("retry_table", tool)
+    assert spec is not None and spec.loader is not None
+    retry_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(retry_table)
+    documented = retry_table.section(retry_table.PAGE.read_text())
+    assert documented == retry_table.table(), "run: python docs/_ext/retry_table.py --write"
+    for name, write in ALL_WRITES.items():
+        assert f"| `{name}` |" in documented
+        assert retry_table.retry_class(write) in documented

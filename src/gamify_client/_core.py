@@ -7,31 +7,43 @@ import base64
 import binascii
 import dataclasses
 import json
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import httpx
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
 from ._call import Call
-from ._logging import enable_debug_logging, logger
+from ._logging import enable_debug_logging, logger, safe_url
 from ._parsing import status_error
 from ._retry import RetryPolicy
 from .config import ClientConfig
-from .errors import APIConnectionError, APITimeoutError, GamifyError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GamifyError,
+    NotFoundError,
+    ResponseValidationError,
+)
 from .events import EventManager
-from .models import LoginResult
+from .models import LoginResult, MutationResult
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 
 __all__ = [
     "BaseClient",
     "Call",
+    "DeadlineStream",
     "connection_error",
+    "decoding_error",
     "mark_retries",
+    "may_have_applied",
     "resolve_settings",
     "token_user_id",
+    "unexpected_error",
 ]
 
 T = TypeVar("T")
@@ -62,7 +74,7 @@ def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APICo
     """Our error for a transport failure; it records whether the request may have been sent."""
     sent = not isinstance(exc, _NOT_SENT)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    where = f"{request.method} {request.url}"
+    where = f"{request.method} {safe_url(request.url)}"
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
             f"request timed out ({detail}) for {where}", request=request, request_sent=sent
@@ -70,6 +82,60 @@ def connection_error(exc: httpx.TransportError, request: httpx.Request) -> APICo
     return APIConnectionError(
         f"connection error ({detail}) for {where}", request=request, request_sent=sent
     )
+
+
+def unexpected_error(exc: Exception, request: httpx.Request | None) -> GamifyError:
+    """Our error for any other failure of httpx: an answer whose ``Content-Encoding`` cannot
+    be decoded, a URL or header httpx refuses, too many redirects."""
+    where = f" for {request.method} {safe_url(request.url)}" if request is not None else ""
+    return GamifyError(f"the request failed ({type(exc).__name__}: {exc}){where}")
+
+
+def decoding_error(exc: Exception, response: httpx.Response) -> ResponseValidationError:
+    """Our error for an answer whose body cannot be decoded (a bad ``Content-Encoding``)."""
+    return ResponseValidationError(
+        f"the body could not be decoded ({type(exc).__name__}: {exc})", response=response
+    )
+
+
+def may_have_applied(error: GamifyError) -> bool:
+    """Whether the attempt that failed with ``error`` may have been applied by the server:
+    its answer was lost, or a 5xx came back (the real service writes, then answers 500)."""
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    return isinstance(error, APIStatusError) and error.status_code >= 500
+
+
+class DeadlineStream(httpx.SyncByteStream):
+    """A response body that must arrive by ``deadline`` (``time.monotonic()``), however
+    slowly a server trickles it: each read is bounded by the client's timeout, this bounds
+    their sum. Reading also stops once ``stop`` is set (the client closed)."""
+
+    def __init__(
+        self,
+        stream: Any,
+        deadline: float,
+        request: httpx.Request,
+        *,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._stream = stream
+        self._deadline = deadline
+        self._request = request
+        self._stop = stop
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if self._stop is not None and self._stop.is_set():
+                raise httpx.ReadError("the client was closed", request=self._request)
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    "the answer did not arrive within the timeout", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def _outcome_error(state: RetryCallState) -> BaseException | None:
@@ -143,8 +209,15 @@ class BaseClient:
 
     @token.setter
     def token(self, value: str | None) -> None:
+        before = self.user_id
         self._config = dataclasses.replace(self._config, token=value)
         self._set_auth_headers(value)
+        if self.user_id != before:
+            self._identity_changed()
+
+    def _identity_changed(self) -> None:
+        """The token now names another user (or none): data keyed by who asks follows it.
+        The live queries override this; the base client keys nothing by user."""
 
     @property
     def user_id(self) -> str | None:
@@ -171,7 +244,7 @@ class BaseClient:
             timeout=self._config.timeout,
         )
 
-    def _retry_plan(self, method: str, first_error: GamifyError) -> dict[str, Any] | None:
+    def _retry_plan(self, call: Call[Any], first_error: GamifyError) -> dict[str, Any] | None:
         """How to retry after the first attempt failed with ``first_error``: tenacity's
         options for the remaining attempts, or None when the error is final.
 
@@ -179,12 +252,12 @@ class BaseClient:
         every call) pays nothing for the retry machinery.
         """
         policy = self._retry_policy
-        if policy.max_retries == 0 or not policy.should_retry(method, first_error):
+        if policy.max_retries == 0 or not policy.should_retry(call, first_error):
             return None
         return {
             "stop": stop_after_attempt(policy.max_retries),
             "wait": lambda state: policy.delay(state.attempt_number + 1, _outcome_error(state)),
-            "retry": retry_if_exception(lambda error: policy.should_retry(method, error)),
+            "retry": retry_if_exception(lambda error: policy.should_retry(call, error)),
             "reraise": True,
             "before_sleep": _log_retry,
         }
@@ -194,10 +267,37 @@ class BaseClient:
         logger.info("retrying after %s (attempt 1), waiting %.2f s", first_error, delay)
         return delay
 
+    def _already_deleted(self, call: Call[T], maybe_applied: bool, error: GamifyError) -> T | None:
+        """A DELETE that found nothing on a retry, after an earlier attempt may have been
+        applied, has succeeded: its result, with ``data`` None (the client never saw the
+        deleted document), after the write's rule was applied; None for any other error."""
+        if not (
+            call.method == "DELETE"
+            and call.mutation is not None
+            and maybe_applied
+            and isinstance(error, NotFoundError)
+        ):
+            return None
+        logger.info(
+            "%s found nothing after an earlier attempt may have deleted it: taken as done",
+            call.path,
+        )
+        result: Any = MutationResult(
+            data=None, message="Deleted by an earlier attempt whose answer was lost", body=None
+        )
+        self._realtime.after_mutation(call.mutation, call.context, result)
+        known: T = result
+        return known
+
     def _settle(self, call: Call[T], response: httpx.Response) -> T:
         """The parsed result of a successful answer, after what it means for the client: a
         login's token kept, a write's real-time rule applied."""
-        result = call.parse(response)
+        try:
+            result = call.parse(response)
+        except RecursionError:
+            raise ResponseValidationError(
+                "the body nests too deeply to be read", response=response
+            ) from None
         if call.keeps_token and isinstance(result, LoginResult):
             self.token = result.token
         if call.mutation is not None:
@@ -210,7 +310,7 @@ class BaseClient:
         return response
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._config.base_url!r})"
+        return f"{type(self).__name__}(base_url={safe_url(self._config.base_url)!r})"
 
 
 def token_user_id(token: str | None) -> str | None:

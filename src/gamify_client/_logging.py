@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 import httpx
 
 logger = logging.getLogger("gamify_client")
 
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie"})
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _REDACTED = "[redacted]"
 
 
@@ -21,6 +22,17 @@ def enable_debug_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         handler._gamify_debug = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """``url`` fit to show: without its user name and password (``http://alice:pw@host``)."""
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except httpx.InvalidURL:
+        return re.sub(r"//[^/@]*@", "//[redacted]@", str(url))
+    if not parsed.userinfo:
+        return str(parsed)
+    return str(parsed.copy_with(userinfo=b"")).replace("://", "://[redacted]@", 1)
 
 
 def redacted_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -36,7 +48,7 @@ def log_request(request: httpx.Request, attempt: int) -> None:
         logger.debug(
             "request %s %s attempt=%d headers=%s",
             request.method,
-            request.url,
+            safe_url(request.url),
             attempt,
             redacted_headers(request.headers.multi_items()),
         )
@@ -53,7 +65,7 @@ def log_response(response: httpx.Response) -> None:
         logger.debug(
             "response %s %s status=%d in %s",
             response.request.method,
-            response.request.url,
+            safe_url(response.request.url),
             response.status_code,
             took,
         )

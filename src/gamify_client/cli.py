@@ -15,9 +15,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
+from ._logging import safe_url
 from .checker import CHECKS, CheckReport, CheckResult, DeploymentUnreachableError, run_checks
 from .testing import KNOWN_DEFECTS
 
@@ -103,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=3001, help="port; 0 picks a free one (default: 3001)"
     )
     serve.add_argument("--seed", action="store_true", help="add the demo data and print its logins")
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="close new connections beyond N open ones (default: half the file descriptor "
+        "limit, at most 1024)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="close a connection that sends no whole request head within SECONDS (default: 5)",
+    )
     serve.add_argument(
         "--defect",
         action="append",
@@ -227,7 +243,8 @@ def _check(args: argparse.Namespace) -> int:
         )
     except DeploymentUnreachableError as error:
         if args.json:
-            print(json.dumps({"base_url": args.base_url, "reachable": False, "error": str(error)}))
+            shown = safe_url(args.base_url)
+            print(json.dumps({"base_url": shown, "reachable": False, "error": str(error)}))
         print(f"gamify check: {error}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as error:
@@ -258,7 +275,7 @@ def _print_summary(report: CheckReport) -> None:
     passed = len(report.results) - failed
     print(
         f"{passed} passed, {failed} failed ({len(report.results)} checks against "
-        f"{report.base_url} in {report.duration:.2f} s)"
+        f"{safe_url(report.base_url)} in {report.duration:.2f} s)"
     )
 
 
@@ -288,7 +305,7 @@ def _sigterm_stops() -> Iterator[None]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .testing import GamifyBackend, SeedError
+    from .testing import GamifyBackend, SeedError, ServerLimits
 
     with GamifyBackend(args.db, defects=args.defect) as backend:
         if args.seed:
@@ -297,7 +314,10 @@ def _serve(args: argparse.Namespace) -> int:
             except SeedError:
                 print("The database already holds the demo data (password: demo-password).")
         try:
-            with _sigterm_stops(), backend.serve(args.host, args.port) as base_url:
+            limits = ServerLimits(request_head_timeout=args.request_timeout)
+            if args.max_connections is not None:
+                limits = replace(limits, max_connections=args.max_connections)
+            with _sigterm_stops(), backend.serve(args.host, args.port, limits) as base_url:
                 print(f"{READY_PREFIX}{base_url} (Ctrl-C to stop)", flush=True)
                 threading.Event().wait()
         except (KeyboardInterrupt, _StopRequested):
@@ -347,7 +367,8 @@ def _watch(args: argparse.Namespace) -> int:
     except ValueError as error:
         return _usage_error("watch", str(error))
     except APIConnectionError as error:
-        return _usage_error("watch", f"cannot reach {args.base_url or 'the backend'}: {error}")
+        where = safe_url(args.base_url) if args.base_url else "the backend"
+        return _usage_error("watch", f"cannot reach {where}: {error}")
     except GamifyError as error:
         return _usage_error("watch", f"cannot log in: {error}")
     with client:
@@ -362,7 +383,7 @@ def _watch(args: argparse.Namespace) -> int:
                 keys=sys.stdin if sys.stdin.isatty() else None,
             )
         except APIConnectionError as error:
-            return _usage_error("watch", f"cannot reach {client.base_url}: {error}")
+            return _usage_error("watch", f"cannot reach {safe_url(client.base_url)}: {error}")
         except (GamifyError, TimeoutError) as error:
             return _usage_error("watch", f"cannot show {target.title}: {error}")
         except KeyboardInterrupt:

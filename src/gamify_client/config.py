@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._logging import redacted_headers, safe_url
 from .errors import GamifyError
 
 __all__ = ["DEFAULT_BASE_URL", "ClientConfig", "ConfigError"]
@@ -56,7 +57,7 @@ class ClientConfig:
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"base_url must start with http:// or https://, got {self.base_url!r}"
+                f"base_url must start with http:// or https://, got {safe_url(self.base_url)!r}"
             )
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         if self.max_retries < 0:
@@ -76,6 +77,20 @@ class ClientConfig:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise ConfigError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+
+    def __repr__(self) -> str:
+        # The token, a password in base_url and secret headers never show.
+        shown: list[str] = []
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name == "token" and value is not None:
+                value = "[redacted]"
+            elif item.name == "base_url":
+                value = safe_url(value)
+            elif item.name == "default_headers":
+                value = redacted_headers(value.items())
+            shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:

@@ -2,12 +2,17 @@
 
 ``client.listen()`` opens the backend's event stream and applies every write it announces as
 the Redis bridge does (the same patches, invalidations and event; never twice; never the
-client's own writes, which it tags with an ``X-Gamify-Origin`` header). When the stream breaks
-it reconnects with backoff and resumes with ``Last-Event-ID``, so nothing is missed while the
+client's own writes). The backend sends each listener only the writes its token may read, and
+says where each write came from: the stream's first event (``hello``) gives the origin of the
+listener's own token; an event carrying it whose answer is one this client received itself is
+skipped (another process with the same token still gets its writes). When the stream breaks it
+reconnects with backoff and resumes with ``Last-Event-ID``, so nothing is missed while the
 backend still holds the events; when it does not, the backend sends a ``reset`` and every active
-key is invalidated. A backend without the route (the real service answers 404) leaves the
-client polling: the listener logs it once, stops, and its :attr:`~PushListener.mode` says
-``"polling"``. Needs the ``push`` extra (``httpx-sse``).
+key is invalidated. A backend that never
+offered the route (the real service answers 404 to the first attempt) leaves the client
+polling: the listener logs it once, stops, and its :attr:`~PushListener.mode` says
+``"polling"``; a 404 after the stream once worked is a passing failure, retried. Needs the
+``push`` extra (``httpx-sse``).
 
 >>> listener = client.listen()
 >>> listener.mode
@@ -18,9 +23,13 @@ client polling: the listener logs it once, stops, and its :attr:`~PushListener.m
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,19 +39,20 @@ import httpx
 import httpx_sse
 
 from ._core import BaseClient
-from ._logging import logger
+from ._logging import logger, safe_url
 from ._parsing import status_error
 from .bridges._lifetime import LoopLink, ThreadLink, wait_set
-from .bridges._messages import EVENTS_PATH, ORIGIN_HEADER, new_message_id
+from .bridges._messages import EVENTS_PATH, MalformedMessage, MutationMessage, new_message_id
 from .bridges._remote import Backoff, RemoteApplier
 from .errors import APIStatusError
-from .realtime import RealtimeSync
+from .realtime import AppliedMutation, RealtimeSync
 
 if TYPE_CHECKING:
     from .client import AsyncGamifyClient, GamifyClient
 
 __all__ = [
     "EVENTS_PATH",
+    "OWN_WRITE_GRACE",
     "AsyncPushListener",
     "ListenMode",
     "PushListener",
@@ -50,6 +60,12 @@ __all__ = [
 ]
 
 _RESET_EVENT = "reset"
+_HELLO_EVENT = "hello"
+OWN_WRITE_GRACE = 0.5
+"""Seconds an event from the client's own token waits while the client has a write in
+flight (its answer may be what the event copies); after that it is taken as a write of
+another process that shares the token."""
+_GRACE_STEP = 0.005
 # What a broken or refused stream raises; anything else is a bug, logged with its traceback.
 _STREAM_ERRORS = (httpx.HTTPError, httpx_sse.SSEError, OSError, ValueError)
 _AUTH_STATUSES = frozenset({401, 403})
@@ -104,13 +120,20 @@ class _PushCore:
     ) -> None:
         self._client = client
         self.url = client.base_url + path
+        self.shown_url = safe_url(self.url)
         self.applier = RemoteApplier(
             realtime,
             client.refresh_manager,
             origin=new_message_id(),
-            where=f"the event stream {self.url}",
+            where=f"the event stream {self.shown_url}",
             seen_capacity=seen_capacity,
+            is_own=self._is_own,
         )
+        self.server_origin: str | None = None
+        self._realtime = realtime
+        self._own_writes: OrderedDict[str, None] = OrderedDict()
+        self._own_capacity = seen_capacity
+        self._stop_recording = realtime.subscribe(self._remember)
         self.backoff = Backoff(backoff, backoff_max)
         self.mode = ListenMode.PUSH
         self.connected = False
@@ -123,15 +146,48 @@ class _PushCore:
 
     @property
     def origin(self) -> str:
-        return self.applier.origin
+        return self.server_origin or self.applier.origin
 
-    def tag_writes(self, tag: bool) -> None:
-        """Send (or stop sending) the origin header with every request of the client."""
-        config = self._client.config
-        headers = {k: v for k, v in config.default_headers.items() if k != ORIGIN_HEADER}
-        if tag:
-            headers[ORIGIN_HEADER] = self.origin
-        self._client._apply_config(config.replace(default_headers=headers))
+    def stop(self) -> None:
+        """Stop recording the client's writes (the listener is closing)."""
+        self.closed = True
+        self._stop_recording()
+
+    def _remember(self, applied: AppliedMutation) -> None:
+        """Record a write this client made, to know the stream's copy of it."""
+        fingerprint = _fingerprint(applied.mutation, applied.result.body)
+        with self._lock:
+            self._own_writes[fingerprint] = None
+            if len(self._own_writes) > self._own_capacity:
+                self._own_writes.popitem(last=False)
+
+    def _is_own(self, message: MutationMessage) -> bool:
+        if self.server_origin is None or message.origin != self.server_origin:
+            return False
+        fingerprint = _fingerprint(message.mutation, message.body)
+        with self._lock:
+            return self._own_writes.pop(fingerprint, False) is None
+
+    def own_pending(self, event: httpx_sse.ServerSentEvent) -> bool:
+        """Whether ``event`` comes from this client's token, is not a write the client
+        finished, and the client has a write in flight: the stream can be faster than the
+        answer. The listener then waits for that write (up to :data:`OWN_WRITE_GRACE`)
+        before applying the event."""
+        if (
+            self.server_origin is None
+            or event.event in (_HELLO_EVENT, _RESET_EVENT)
+            or self._realtime.writes_in_flight == 0
+        ):
+            return False
+        try:
+            message = MutationMessage.decode(event.data)
+        except MalformedMessage:
+            return False
+        if message.origin != self.server_origin:
+            return False
+        fingerprint = _fingerprint(message.mutation, message.body)
+        with self._lock:
+            return fingerprint not in self._own_writes
 
     def answer_timeout(self, timeout: float | None) -> float:
         """How long to wait for the first answer: ``timeout``, by default the client's."""
@@ -150,20 +206,33 @@ class _PushCore:
             with self._lock:
                 self._connects += 1
                 self.connected = True
-            logger.debug("event stream %s open (Last-Event-ID %s)", self.url, self.last_event_id)
+            logger.debug(
+                "event stream %s open (Last-Event-ID %s)", self.shown_url, self.last_event_id
+            )
             return _Verdict.STREAM
         if response.status_code in (200, 404, 405):
+            with self._lock:
+                ever_connected = self._connects > 0
+            if ever_connected:
+                # The stream worked before: a proxy or a restart in the way, not a backend
+                # without push. Keep trying.
+                logger.info(
+                    "the event stream %s answered HTTP %d; retrying",
+                    self.shown_url,
+                    response.status_code,
+                )
+                return _Verdict.RETRY
             self.mode = ListenMode.POLLING
             logger.warning(
                 "%s has no event stream (HTTP %d, %s); live queries keep polling",
-                self.url,
+                self.shown_url,
                 response.status_code,
                 media_type or "no content type",
             )
             return _Verdict.NO_PUSH
         if response.status_code in _AUTH_STATUSES:
             return _Verdict.AUTH_FAILED
-        logger.info("the event stream %s answered HTTP %d", self.url, response.status_code)
+        logger.info("the event stream %s answered HTTP %d", self.shown_url, response.status_code)
         return _Verdict.RETRY
 
     def refused(self, response: httpx.Response, verdict: _Verdict) -> float | None:
@@ -174,7 +243,7 @@ class _PushCore:
         error: APIStatusError | None = None
         if verdict is _Verdict.AUTH_FAILED:
             error = self.auth_error = status_error(response)
-            logger.error("the event stream %s refused the token: %s", self.url, error)
+            logger.error("the event stream %s refused the token: %s", self.shown_url, error)
         return self._reconnect_delay(error)
 
     def handle(self, event: httpx_sse.ServerSentEvent) -> None:
@@ -182,21 +251,34 @@ class _PushCore:
         if event.id:
             self.last_event_id = event.id
         self.backoff.reset()
-        if event.event == _RESET_EVENT:
+        if event.event == _HELLO_EVENT:
+            self._hello(event.data)
+        elif event.event == _RESET_EVENT:
             with self._lock:
                 self._resets += 1
             try:
                 self.applier.resync("the event stream was reset")
             except Exception:
-                logger.exception("invalidating after a reset of %s failed", self.url)
+                logger.exception("invalidating after a reset of %s failed", self.shown_url)
         elif event.data:
             self.applier.receive(event.data)
+
+    def _hello(self, data: str) -> None:
+        """The server names the origin of this client's own writes."""
+        try:
+            origin = json.loads(data).get("origin")
+        except (ValueError, AttributeError):
+            origin = None
+        if isinstance(origin, str) and origin:
+            self.server_origin = origin
+        else:
+            logger.warning("the event stream %s sent a hello without an origin", self.shown_url)
 
     def ended(self, error: BaseException | None) -> float | None:
         """The stream ended, or broke with ``error``: the wait before reconnecting, or None
         once the listener is closed. An error no stream should raise is logged in full."""
         if error is not None and not isinstance(error, _STREAM_ERRORS):
-            logger.error("the listener of %s failed; it reconnects", self.url, exc_info=error)
+            logger.error("the listener of %s failed; it reconnects", self.shown_url, exc_info=error)
         return self._reconnect_delay(error)
 
     def _reconnect_delay(self, error: BaseException | None) -> float | None:
@@ -204,11 +286,11 @@ class _PushCore:
         if self.closed:
             return None
         if error is None:
-            logger.info("the event stream %s ended; reconnecting", self.url)
+            logger.info("the event stream %s ended; reconnecting", self.shown_url)
         elif was_connected:
-            logger.warning("lost the event stream %s (%s); reconnecting", self.url, error)
+            logger.warning("lost the event stream %s (%s); reconnecting", self.shown_url, error)
         else:
-            logger.debug("connecting to the event stream %s failed: %s", self.url, error)
+            logger.debug("connecting to the event stream %s failed: %s", self.shown_url, error)
         return self.backoff.next_delay()
 
     def stats(self) -> PushStats:
@@ -223,6 +305,11 @@ class _PushCore:
                 malformed=remote.malformed,
                 resets=self._resets,
             )
+
+
+def _fingerprint(mutation: str, body: object) -> str:
+    canonical = json.dumps([mutation, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
 
 
 class _ListenerBase(ABC, Generic[_ClientT, _HttpT]):
@@ -285,7 +372,8 @@ class _ListenerBase(ABC, Generic[_ClientT, _HttpT]):
 
     @property
     def origin(self) -> str:
-        """The id this listener's client tags its writes with."""
+        """The origin the backend gives this client's writes (from the stream's ``hello``;
+        a random id that matches nothing before it came)."""
         return self._core.origin
 
     def stats(self) -> PushStats:
@@ -322,7 +410,6 @@ class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
             return self
         if self._closing.is_set():
             raise RuntimeError("this listener was closed")
-        self._core.tag_writes(True)
         self._thread = threading.Thread(target=self._run, name="gamify-push", daemon=True)
         self._thread.start()
         self._answered.wait(self._core.answer_timeout(timeout))
@@ -332,11 +419,11 @@ class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
         return self
 
     def close(self) -> None:
-        """Stop listening; the client stops tagging its writes. Idempotent."""
+        """Stop listening. Idempotent."""
         if self._closing.is_set():
             return
         self._closing.set()
-        self._core.closed = True
+        self._core.stop()
         with self._response_lock:
             response = self._response
         if response is not None:
@@ -345,7 +432,6 @@ class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
             self._thread.join(timeout=5)
         if self._owns_http:
             self._http.close()
-        self._core.tag_writes(False)
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -378,6 +464,9 @@ class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
                 self._connected.set()
                 self._answered.set()
                 for event in source.iter_sse():
+                    grace = time.monotonic() + OWN_WRITE_GRACE
+                    while core.own_pending(event) and time.monotonic() < grace:
+                        self._closing.wait(_GRACE_STEP)
                     core.handle(event)
             return core.ended(None)
         except Exception as err:
@@ -420,7 +509,6 @@ class AsyncPushListener(_ListenerBase["AsyncGamifyClient", httpx.AsyncClient], L
             return self
         if self._core.closed:
             raise RuntimeError("this listener was closed")
-        self._core.tag_writes(True)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="gamify-push")
         await wait_set(self._answered, self._core.answer_timeout(timeout))
         if (error := self._core.auth_error) is not None:
@@ -429,17 +517,16 @@ class AsyncPushListener(_ListenerBase["AsyncGamifyClient", httpx.AsyncClient], L
         return self
 
     async def close(self) -> None:
-        """Stop listening; the client stops tagging its writes. Idempotent."""
+        """Stop listening. Idempotent."""
         if self._core.closed:
             return
-        self._core.closed = True
+        self._core.stop()
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._task
         if self._owns_http:
             await self._http.aclose()
-        self._core.tag_writes(False)
 
     async def _run(self) -> None:
         while True:
@@ -465,6 +552,10 @@ class AsyncPushListener(_ListenerBase["AsyncGamifyClient", httpx.AsyncClient], L
                 self._connected.set()
                 self._answered.set()
                 async for event in source.aiter_sse():
+                    grace = time.monotonic() + OWN_WRITE_GRACE
+                    # The client's own answer is handled by another task of this loop.
+                    while core.own_pending(event) and time.monotonic() < grace:  # noqa: ASYNC110
+                        await asyncio.sleep(_GRACE_STEP)
                     core.handle(event)
             return core.ended(None)
         except Exception as err:

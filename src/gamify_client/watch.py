@@ -29,6 +29,7 @@ from rich.live import Live
 from rich.table import Column, Table
 from rich.text import Text
 
+from ._logging import safe_url
 from .client import GamifyClient
 from .errors import APIStatusError
 from .hooks import Query, QueryOptions
@@ -517,7 +518,7 @@ def watch(
                 display = _LiveDisplay(
                     console or Console(file=stream),
                     target,
-                    f"{client.base_url}  ·  {freshness}",
+                    f"{safe_url(client.base_url)}  ·  {freshness}",
                     query,
                     keys=isinstance(reader, KeyReader) and reader.active,
                 )

@@ -31,7 +31,6 @@ from ..resources import ALL_WRITES
 
 __all__ = [
     "EVENTS_PATH",
-    "ORIGIN_HEADER",
     "WIRE_VERSION",
     "MalformedMessage",
     "MutationMessage",
@@ -44,10 +43,6 @@ WIRE_VERSION = 1
 
 EVENTS_PATH = "/api/events"
 """The backend's server-push route (the reference backend has it; the real service does not)."""
-
-ORIGIN_HEADER = "X-Gamify-Origin"
-"""The request header a push listener's client sends, so that the stream's copy of the
-client's own writes is recognised and not applied a second time."""
 
 
 class MalformedMessage(ValueError):

@@ -72,8 +72,8 @@ class RemoteApplier:
     """Applies the writes of other processes to one client's cache and events.
 
     ``origin`` is the id of the link this applier serves: messages carrying it are the
-    link's own and are skipped. ``seen_capacity`` bounds the remembered message ids.
-    Thread-safe; ``where`` names the link in log lines.
+    link's own and are skipped, as are those ``is_own`` recognises. ``seen_capacity`` bounds
+    the remembered message ids. Thread-safe; ``where`` names the link in log lines.
     """
 
     def __init__(
@@ -84,8 +84,10 @@ class RemoteApplier:
         origin: str,
         where: str,
         seen_capacity: int = 10_000,
+        is_own: Callable[[MutationMessage], bool] | None = None,
     ) -> None:
         self.origin = origin
+        self._is_own = is_own
         self._realtime = realtime
         self._manager = manager
         self._where = where
@@ -110,7 +112,7 @@ class RemoteApplier:
 
     def apply(self, message: MutationMessage) -> Delivery:
         """Apply one message unless it is the link's own, already seen, or unreadable."""
-        if message.origin == self.origin:
+        if message.origin == self.origin or (self._is_own is not None and self._is_own(message)):
             return self._count(Delivery.OWN)
         with self._lock:
             fresh = self._seen.add(message.id)

@@ -305,21 +305,30 @@ class _BridgeBase(ABC, Generic[_ClientT]):
 
 
 class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
-    """The bridge of a blocking :class:`~gamify_client.GamifyClient`: one listener thread.
+    """The bridge of a blocking :class:`~gamify_client.GamifyClient`: a listener thread and a
+    publisher thread.
 
     ``url`` falls back to ``GAMIFY_REDIS_URL``; ``channel`` to :func:`default_channel`.
-    Writes are published from the thread that made them (a few hundred microseconds on a
-    local network); received writes are applied on the listener thread, where the cache's
-    subscribers are then called. Start it with :meth:`start` (or ``with``, or
-    ``client.attach_bridge``); :meth:`close` stops it.
+    Writes are queued by the thread that made them and published by the publisher thread, so
+    a slow or frozen Redis never holds a write up (a publish gives up after
+    ``connect_timeout`` seconds and is tried again later); received writes are applied on the
+    listener thread, where the cache's subscribers are then called. Start it with
+    :meth:`start` (or ``with``, or ``client.attach_bridge``); :meth:`close` stops it.
     """
 
     def _open(self, redis_url: str, options: dict[str, Any]) -> None:
         # One quick retry lets a publish pass over a pooled connection that a Redis restart
         # broke; the listener never retries inside redis-py, so that it sees every reconnect.
-        self._publisher = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 1), **options)
+        self._publisher = redis.Redis.from_url(
+            redis_url,
+            retry=Retry(NoBackoff(), 1),
+            socket_timeout=self._connect_timeout,
+            **options,
+        )
         self._subscriber = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **options)
         self._thread: threading.Thread | None = None
+        self._publisher_thread: threading.Thread | None = None
+        self._outgoing = threading.Event()
         self._closing = threading.Event()
         self._attempted = threading.Event()
         self._connected = threading.Event()
@@ -339,7 +348,11 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
         self._thread = threading.Thread(
             target=self._listen, name="gamify-redis-bridge", daemon=True
         )
+        self._publisher_thread = threading.Thread(
+            target=self._publish_forever, name="gamify-redis-publisher", daemon=True
+        )
         self._thread.start()
+        self._publisher_thread.start()
         self._attempted.wait(timeout)
         return self
 
@@ -356,25 +369,40 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
             # Closing the socket wakes the listener out of its blocking read at once.
             with suppress(Exception):
                 pubsub.connection.disconnect()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._outgoing.set()
+        for thread in (self._thread, self._publisher_thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
         self._publisher.close()
         self._subscriber.close()
 
     def _on_local_write(self, applied: AppliedMutation) -> None:
+        # Runs in the writer's thread: queue and return at once.
         self._core.enqueue(applied)
-        if self._core.state is BridgeState.CONNECTED:
-            self._flush()
+        self._outgoing.set()
 
-    def _flush(self) -> None:
+    def _publish_forever(self) -> None:
+        while not self._closing.is_set():
+            self._outgoing.wait(self._idle_timeout)
+            self._outgoing.clear()
+            if self._closing.is_set():
+                return
+            if self._core.state is BridgeState.CONNECTED and not self._flush():
+                self._closing.wait(self._core.publish_backoff.next_delay())
+
+    def _flush(self) -> bool:
+        """Publish the outbox; False when a publish failed (the rest waits)."""
         with self._publish_lock:
             while (payload := self._core.next_outgoing()) is not None:
+                if self._closing.is_set():
+                    return True
                 try:
                     self._publisher.publish(self._core.channel, payload)
                 except _CONNECTION_ERRORS as err:
                     self._core.publish_failed(err)
-                    return
+                    return False
                 self._core.published(payload)
+        return True
 
     def _listen(self) -> None:
         while not self._closing.is_set():
@@ -389,7 +417,7 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
                 self._core.subscribed()
                 self._connected.set()
                 self._attempted.set()
-                self._flush()
+                self._outgoing.set()
                 self._receive(pubsub)
             except Exception as err:
                 self._connected.clear()
@@ -416,11 +444,7 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
     def _receive(self, pubsub: redis.client.PubSub) -> None:
         while not self._closing.is_set():
             message = pubsub.get_message(timeout=self._idle_timeout)
-            if message is None:
-                # Idle: publish what a failed publish left behind.
-                if self._core.next_outgoing() is not None:
-                    self._flush()
-            elif message["type"] == "message":
+            if message is not None and message["type"] == "message":
                 self._core.applier.receive(message["data"])
 
 
@@ -431,7 +455,10 @@ class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
 
     def _open(self, redis_url: str, options: dict[str, Any]) -> None:
         self._publisher = redis_asyncio.Redis.from_url(
-            redis_url, retry=AsyncRetry(NoBackoff(), 1), **options
+            redis_url,
+            retry=AsyncRetry(NoBackoff(), 1),
+            socket_timeout=self._connect_timeout,
+            **options,
         )
         self._subscriber = redis_asyncio.Redis.from_url(
             redis_url, retry=AsyncRetry(NoBackoff(), 0), **options

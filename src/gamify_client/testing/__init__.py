@@ -13,6 +13,7 @@ from ._faults import FaultRule, Faults
 from ._progress import ACTIVITY_LOG_LIMIT
 from ._recorder import RecordedRequest, RequestLog
 from ._seed import DEMO_PASSWORD, DemoAccount, DemoData, SeedError
+from ._server import ServerLimits
 
 __all__ = [
     "ACTIVITY_LOG_LIMIT",
@@ -31,4 +32,5 @@ __all__ = [
     "RecordedRequest",
     "RequestLog",
     "SeedError",
+    "ServerLimits",
 ]

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._bodies import body_limit
 from ._events_stream import LiveStreams
 from ._exchange import ExchangeRunner
 
@@ -23,11 +24,20 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class BackendASGIApp:
-    """Serves a :class:`GamifyBackend` over ASGI, with its faults applied."""
+    """Serves a :class:`GamifyBackend` over ASGI, with its faults applied. A request body
+    must arrive within ``body_timeout`` seconds (408 otherwise): a client that trickles one
+    cannot hold the server."""
 
-    def __init__(self, runner: ExchangeRunner, live_streams: LiveStreams | None = None) -> None:
+    def __init__(
+        self,
+        runner: ExchangeRunner,
+        live_streams: LiveStreams | None = None,
+        *,
+        body_timeout: float = 30.0,
+    ) -> None:
         self._runner = runner
         self._live_streams = live_streams
+        self.body_timeout = body_timeout
 
     def close_streams(self) -> None:
         """End the open event streams and refuse new ones, so that the server can stop."""
@@ -40,8 +50,13 @@ class BackendASGIApp:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
         headers = _headers(scope)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(receive, body_limit(headers.get("content-type", "")))
+        except TimeoutError:
+            await _send_whole(send, 408, b'{"message":"Request body timed out"}')
+            return
         ticket = self._runner.begin(
             scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")
         )
@@ -62,6 +77,16 @@ class BackendASGIApp:
         await send({"type": "http.response.body", "body": content})
 
 
+async def _send_whole(send: Send, status: int, body: bytes) -> None:
+    headers = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _run_lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
@@ -72,16 +97,21 @@ async def _run_lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, read no further than one byte over ``limit`` (the parser then
+    refuses it: nobody makes the server hold more than a body's limit)."""
     chunks: list[bytes] = []
-    while True:
+    size = 0
+    while size <= limit:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return b"".join(chunks)[: limit + 1]
 
 
 def _headers(scope: Scope) -> dict[str, str]:

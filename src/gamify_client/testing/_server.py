@@ -1,16 +1,55 @@
-"""Running an ASGI app with uvicorn on a loopback socket, in a daemon thread."""
+"""Running an ASGI app with uvicorn on a loopback socket, in a daemon thread.
+
+The server defends itself against clients that hold connections without using them: a
+connection must deliver a whole request head within ``request_head_timeout`` seconds of opening
+(or of the previous answer), so a socket that never sends a byte, or trickles its headers a
+byte at a time (slowloris), is closed; an idle keep-alive connection is closed after
+``keep_alive_timeout``; a request body must arrive within ``body_timeout`` (408 otherwise, see
+``_asgi``); and beyond ``max_connections`` open connections a new one is closed at once, so
+the process never runs out of file descriptors. uvicorn has the keep-alive timeout and the
+header size limit; the rest is :class:`GuardedH11Protocol`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import resource
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 _INSTALL_HINT = "pip install 'gamify-client[server]'"
 _POLL_SECONDS = 0.005
+
+
+def default_max_connections() -> int:
+    """Half the process's file descriptor limit, between 64 and 1024: room for the
+    database, the logs and the sockets a server opens itself."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(64, min(1024, soft // 2))
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """How long a connection may stay without a request, and how many may be open."""
+
+    request_head_timeout: float = 5.0
+    """Seconds for a request's line and headers to arrive, from the connection's opening or
+    the previous answer."""
+    keep_alive_timeout: int = 5
+    """Seconds an idle keep-alive connection stays open."""
+    body_timeout: float = 30.0
+    """Seconds for a whole request body to arrive."""
+    max_connections: int = field(default_factory=default_max_connections)
+    """Open connections beyond which a new one is closed at once."""
+    max_head_bytes: int = 16 * 1024
+    """The largest request head (line and headers)."""
 
 
 def _import_uvicorn() -> Any:
@@ -23,16 +62,71 @@ def _import_uvicorn() -> Any:
     return uvicorn
 
 
+def guarded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with :class:`ServerLimits`' head deadline and connection cap."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        """Closes a connection that has not sent a whole request head in time, and any
+        connection beyond the cap."""
+
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                transport.close()
+                return
+            self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def _arm_head_deadline(self) -> None:
+            self._disarm_head_deadline()
+            self._head_deadline = self.loop.call_later(
+                limits.request_head_timeout, self._head_timed_out
+            )
+
+        def _disarm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_timed_out(self) -> None:
+            self._head_deadline = None
+            waiting_for_head = self.conn.their_state is h11.IDLE and (
+                self.cycle is None or self.cycle.response_complete
+            )
+            if waiting_for_head and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
 @contextmanager
 def serve_app(
-    app: Any, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout: float = 10.0,
+    limits: ServerLimits | None = None,
 ) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields the base URL once connections are accepted.
 
-    ``port=0`` picks a free port. On exit the server stops taking requests, finishes
-    those in flight (up to 5 s) and its thread ends.
+    ``port=0`` picks a free port. ``limits`` bound what a connection may hold (see
+    :class:`ServerLimits`). On exit the server stops taking requests, finishes those in
+    flight (up to 5 s) and its thread ends.
     """
     uvicorn = _import_uvicorn()
+    limits = limits or ServerLimits()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio only turns Nagle off (TCP_NODELAY) on accepted sockets
     # whose protocol says TCP, and with Nagle on every keep-alive response waits ~40 ms.
@@ -47,6 +141,9 @@ def serve_app(
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=5,
+            http=guarded_protocol(limits),
+            timeout_keep_alive=limits.keep_alive_timeout,
+            h11_max_incomplete_event_size=limits.max_head_bytes,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
