@@ -22,7 +22,7 @@ from gamify_client import (
 )
 from gamify_client.keys import Key
 from gamify_client.models import Dashboard, RealTimeData, Task, User, UserBatchProgress
-from gamify_client.refresh import DataRefreshManager
+from gamify_client.refresh import INVALIDATED, DataRefreshManager
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._seed import DemoData
 
@@ -106,7 +106,9 @@ def test_submit_patches_xp_at_once_without_a_request(world: World) -> None:
     metrics = dashboard.batch_progress[0].progress_metrics
     assert metrics.completed_tasks == 1
     assert metrics.completion_percentage == result.real_time.batch_progress.completion_percentage  # type: ignore[union-attr]
-    assert patched and patched[-1] == dashboard
+    # The patch is delivered at once; the invalidation that follows says so as such.
+    assert patched[0] == dashboard
+    assert patched[1:] == [INVALIDATED]
     profile = world.cached((CacheKey.USER_PROFILE, world.user_id))
     assert isinstance(profile, User) and profile.xps == new_xp
     progress = world.cached(progress_key)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gamify_client.keys import CacheKey, Key
-from gamify_client.refresh import CacheStats, DataRefreshManager
+from gamify_client.refresh import INVALIDATED, CacheStats, DataRefreshManager
 
 KEY: Key = CacheKey.TASKS
 DEADLINE = 10.0
@@ -423,7 +423,8 @@ def test_an_invalidation_during_a_fetch_refetches_for_every_caller() -> None:
         results = [future.result(DEADLINE) for future in futures]
     assert results == ["after the write"] * 4
     assert len(calls) == 2
-    assert seen == ["after the write"]
+    # The subscriber hears the invalidation, then the data that follows it.
+    assert seen == [INVALIDATED, "after the write"]
     assert manager.get(KEY) == "after the write"
     entry = manager.peek(KEY)
     assert entry is not None
@@ -697,6 +698,9 @@ class Recorder:
         # Yield between being called and recording, as a slow callback would, so that a
         # delivery racing another one would be caught recording out of order.
         time.sleep(0)
+        if data is INVALIDATED:
+            # An invalidation leaves the data as it was.
+            return
         self.last = data
         self.received = True
 
@@ -795,3 +799,79 @@ def test_stress_mixed_operations_from_8_threads() -> None:
     assert stats.entries == len(keys)
     assert stats.refetches <= 3 * stats.fetches
     assert not any(entry.fetching for entry in map(manager.peek, keys) if entry is not None)
+
+
+# Subscribers hear invalidations; the key's state changes by transitions
+
+
+def test_a_subscriber_hears_an_invalidation_as_such_and_can_refetch() -> None:
+    manager = DataRefreshManager()
+    manager.set(KEY, "old")
+    heard: list[Any] = []
+
+    def seed_style(data: Any) -> None:
+        heard.append(data)
+        if data is INVALIDATED:
+            manager.refresh(KEY, lambda: "new")
+
+    manager.subscribe(KEY, seed_style)
+    manager.invalidate(CacheKey.TASKS)
+
+    assert heard == [INVALIDATED, "new"]
+    assert manager.get(KEY) == "new"
+
+
+def test_each_key_has_a_status_and_a_fetch_status() -> None:
+    manager = DataRefreshManager()
+    release = threading.Event()
+
+    def slow() -> str:
+        assert release.wait(DEADLINE)
+        return "data"
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(manager.refresh, KEY, slow)
+        wait_until(lambda: (entry := manager.peek(KEY)) is not None and entry.fetching)
+        entry = manager.peek(KEY)
+        assert entry is not None
+        assert (entry.status, entry.fetch_status) == ("pending", "fetching")
+        release.set()
+        assert future.result(DEADLINE) == "data"
+    entry = manager.peek(KEY)
+    assert entry is not None
+    assert (entry.status, entry.fetch_status, entry.error) == ("success", "idle", None)
+
+    failure = ValueError("down")
+
+    def broken() -> str:
+        raise failure
+
+    with pytest.raises(ValueError, match="down"):
+        manager.refresh(KEY, broken)
+    entry = manager.peek(KEY)
+    assert entry is not None
+    # The older data stays, and the state says the last fetch failed.
+    assert (entry.status, entry.data, entry.error) == ("error", "data", failure)
+
+    manager.pause(KEY)
+    entry = manager.peek(KEY)
+    assert entry is not None
+    assert entry.fetch_status == "paused"
+    manager.refresh(KEY, lambda: "again")
+    entry = manager.peek(KEY)
+    assert entry is not None
+    assert (entry.status, entry.fetch_status) == ("success", "idle")
+
+
+def test_invalidating_a_family_looks_only_at_that_family() -> None:
+    manager = DataRefreshManager(maxsize=30_000)
+    for index in range(10_000):
+        manager.set((CacheKey.USER_PROGRESS, f"u{index}", "b1"), index)
+    manager.set((CacheKey.BATCH_PROGRESS, "b1"), "report")
+
+    invalidated = manager.invalidate(CacheKey.BATCH_PROGRESS)
+
+    assert invalidated == [(CacheKey.BATCH_PROGRESS, "b1")]
+    assert len(manager.invalidate((CacheKey.USER_PROGRESS, "u7"))) == 1
+    assert len(manager.invalidate(CacheKey.USER_PROGRESS)) == 10_000
+    assert manager.active_keys(CacheKey.USER_PROGRESS) == []

@@ -7,6 +7,8 @@ The real service answers in three shapes (a bare document or array, a named payl
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -29,7 +31,7 @@ def decode_json(response: httpx.Response) -> Any:
     """The body as JSON, or a ResponseValidationError naming what came instead."""
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         kind = response.headers.get("content-type", "no content type")
         raise ResponseValidationError(
             f"expected a JSON body, got {kind}: {response.text[:200]!r}",
@@ -42,7 +44,7 @@ def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for a non-2xx answer, with the body's ``message`` or ``error``."""
     try:
         body: Any = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = response.text
     message: str | None = None
     if isinstance(body, Mapping):
@@ -93,13 +95,42 @@ def _first_error(err: ValidationError) -> str:
     return f"{location}: {first['msg']}"
 
 
-class _LastParse:
-    """The last body a parser saw and what it made of it."""
+_MISS = object()
+_MEMO_URLS = 256
 
-    __slots__ = ("entry",)
+
+class _LastParse:
+    """The last body a parser saw for each URL (so for each cache key: two batches' progress
+    never evict each other) and what it made of it; the newest ``_MEMO_URLS`` URLs are kept."""
+
+    __slots__ = ("entries", "lock")
 
     def __init__(self) -> None:
-        self.entry: tuple[bytes, Any] | None = None
+        self.entries: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, url: str, content: bytes) -> Any:
+        with self.lock:
+            entry = self.entries.get(url)
+            if entry is None or entry[0] != content:
+                return _MISS
+            self.entries.move_to_end(url)
+            return entry[1]
+
+    def put(self, url: str, content: bytes, result: Any) -> None:
+        with self.lock:
+            self.entries[url] = (content, result)
+            self.entries.move_to_end(url)
+            if len(self.entries) > _MEMO_URLS:
+                self.entries.popitem(last=False)
+
+
+def _url_of(response: httpx.Response) -> str:
+    try:
+        return str(response.request.url)
+    except RuntimeError:
+        # A response built without a request (a body rebuilt from a message).
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +155,13 @@ class Payload(Generic[T]):
     _last: _LastParse = field(default_factory=_LastParse, compare=False, repr=False)
 
     def __call__(self, response: httpx.Response) -> T:
-        content = response.content
-        last = self._last.entry
-        if last is not None and last[0] == content:
-            result: T = last[1]
+        content, url = response.content, _url_of(response)
+        shared = self._last.get(url, content)
+        if shared is not _MISS:
+            result: T = shared
             return result
         result = self._parse(response)
-        self._last.entry = (content, result)
+        self._last.put(url, content, result)
         return result
 
     def _parse(self, response: httpx.Response) -> T:

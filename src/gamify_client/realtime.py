@@ -15,11 +15,14 @@ the patches make the wait invisible. A failed write never reaches this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from ._call import Call
 from ._logging import logger
@@ -61,35 +64,44 @@ Patch = Callable[[Any], Any]
 
 @dataclass(frozen=True, slots=True)
 class MutationContext:
-    """A finished write: the endpoint, the ids its request named and its parsed result."""
+    """A finished write: the endpoint, the ids its request named and its parsed result.
+
+    The ids are read once, when the context is made: a rule asks for them several times, on
+    the path from a write's answer to its observers."""
 
     mutation: str
     request: Mapping[str, Any]
     result: MutationResult[Any]
+    user_id: str | None = field(init=False)
+    batch_id: str | None = field(init=False)
+    task_id: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        request, real_time = self.request, self.result.real_time
+        ids = {
+            "user_id": _first_id(request.get("user_id"), _rt(real_time, "user_id")),
+            "batch_id": _first_id(
+                request.get("batch_id"), _rt(real_time, "batch_id"), _data_batch(self.result)
+            ),
+            "task_id": _first_id(request.get("task_id"), _rt(real_time, "task_id")),
+        }
+        for name, value in ids.items():
+            object.__setattr__(self, name, value)
 
     @property
     def real_time(self) -> RealTimeData | None:
         return self.result.real_time
 
-    @property
-    def user_id(self) -> str | None:
-        return _first_id(self.request.get("user_id"), _rt(self, "user_id"))
 
-    @property
-    def batch_id(self) -> str | None:
-        return _first_id(self.request.get("batch_id"), _rt(self, "batch_id"), _data_batch(self))
-
-    @property
-    def task_id(self) -> str | None:
-        return _first_id(self.request.get("task_id"), _rt(self, "task_id"))
+def _rt(real_time: RealTimeData | None, name: str) -> Any:
+    return None if real_time is None else getattr(real_time, name)
 
 
-def _rt(context: MutationContext, name: str) -> Any:
-    return getattr(context.real_time, name, None) if context.real_time is not None else None
-
-
-def _data_batch(context: MutationContext) -> Any:
-    batch = getattr(context.result.data, "batch", None)
+def _data_batch(result: MutationResult[Any]) -> Any:
+    # Only documents that carry a batch are asked: a missing attribute on a pydantic model
+    # costs an exception.
+    data = result.data
+    batch = data.__dict__.get("batch") if isinstance(data, BaseModel) else None
     return batch.id if isinstance(batch, Batch) else batch
 
 
@@ -150,13 +162,13 @@ def _with_summary(progress: UserBatchProgress, summary: BatchProgressSummary) ->
 def _with_task_completed(progress: UserBatchProgress, task_id: str | None) -> UserBatchProgress:
     if task_id is None:
         return progress
-    entries = [
-        entry.model_copy(update={"status": "completed"})
-        if _ref_id(entry.task_id) == task_id
-        else entry
-        for entry in progress.task_progress
-    ]
-    return progress.model_copy(update={"task_progress": entries})
+    entries = list(progress.task_progress)
+    for index, entry in enumerate(entries):
+        reference = entry.task_id
+        if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
+            entries[index] = entry.model_copy(update={"status": "completed"})
+            return progress.model_copy(update={"task_progress": entries})
+    return progress
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -279,13 +291,22 @@ def task_created_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]
 
 
 def membership_keys(context: MutationContext) -> Sequence[Key]:
-    """What enrolling a user in a batch, or removing them, changes."""
+    """What enrolling a user in a batch, or removing them, changes: that user's dashboard,
+    enrolled and available batches, progress and analytics; the batch itself, its progress,
+    activity (an enrolment logs a milestone) and analytics; and every batch listing (each
+    shows the batch's members)."""
     user_id, batch_id = context.user_id, context.batch_id
     return [
         CacheKey.BATCHES,
         scoped(CacheKey.DASHBOARD, user_id),
-        scoped(CacheKey.BATCH_PROGRESS, batch_id),
+        scoped(CacheKey.USER_BATCHES, user_id),
+        scoped(CacheKey.AVAILABLE_BATCHES, user_id),
         scoped(CacheKey.USER_PROGRESS, user_id),
+        scoped(CacheKey.USER_ANALYTICS, user_id),
+        scoped(CacheKey.BATCH, batch_id),
+        scoped(CacheKey.BATCH_PROGRESS, batch_id),
+        scoped(CacheKey.ACTIVITY, batch_id),
+        scoped(CacheKey.ANALYTICS, batch_id),
     ]
 
 
@@ -408,6 +429,28 @@ class RealtimeSync:
         self._schedule = schedule
         self._listeners: dict[int, MutationListener] = {}
         self._next_listener = 0
+        self._writes_in_flight = 0
+        self._in_flight_lock = threading.Lock()
+
+    @property
+    def writes_in_flight(self) -> int:
+        """How many writes of the client are being sent or settled right now."""
+        return self._writes_in_flight
+
+    @contextmanager
+    def sending(self, write: Write[Any] | None) -> Iterator[None]:
+        """Count a call as a write in flight until its rule was applied (or it failed), so
+        that a listener can tell the server's copy of it from another process's write."""
+        if write is None:
+            yield
+            return
+        with self._in_flight_lock:
+            self._writes_in_flight += 1
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._writes_in_flight -= 1
 
     def subscribe(self, listener: MutationListener) -> Callable[[], None]:
         """Call ``listener`` after each local write's rule was applied (not for remote ones);

@@ -20,19 +20,48 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from threading import Lock
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from cachetools import TTLCache
 
 from ._changes import differs
 from ._loops import running_loop
-from .keys import Key, format_key, key_starts_with
+from .keys import Key, format_key, key_parts, key_starts_with
 
-__all__ = ["CacheEntry", "CacheStats", "DataRefreshManager"]
+__all__ = [
+    "INVALIDATED",
+    "CacheEntry",
+    "CacheStats",
+    "DataRefreshManager",
+    "FetchStatus",
+    "Invalidated",
+    "Status",
+]
 
 logger = logging.getLogger("gamify_client")
 
 T = TypeVar("T")
+
+Status = Literal["pending", "success", "error"]
+"""Whether a key has data: ``pending`` before any, ``success`` once stored, ``error`` when its
+last fetch failed (the older data, if any, is kept)."""
+FetchStatus = Literal["idle", "fetching", "paused"]
+"""Whether a key is being fetched: ``paused`` means a fetch is owed but waits for the network."""
+
+
+class Invalidated:
+    """What a subscriber of a key is called with when the key was invalidated rather than given
+    new data (the seed's ``invalidate(key)`` notifies too): code that refetches on a
+    notification refetches, and code that shows data keeps what it shows."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INVALIDATED"
+
+
+INVALIDATED = Invalidated()
+"""The one :class:`Invalidated` value: ``if data is INVALIDATED: refetch()``."""
 
 # How many times in a row a fetch is repeated because its key was invalidated while it ran: a
 # bound, so that a key invalidated faster than it can be fetched cannot keep its callers waiting.
@@ -71,6 +100,9 @@ class CacheEntry:
     is_invalidated: bool
     fetching: bool
     observers: int
+    status: Status = "pending"
+    fetch_status: FetchStatus = "idle"
+    error: Exception | None = None
 
 
 class _Entry:
@@ -79,12 +111,16 @@ class _Entry:
     __slots__ = (
         "data",
         "delivering",
+        "error",
+        "fetch_status",
         "flight",
         "generation",
+        "hears_invalidations",
         "invalidated",
         "key",
         "observers",
         "pending",
+        "status",
         "updated_at",
     )
 
@@ -94,10 +130,49 @@ class _Entry:
         self.updated_at: float | None = None
         self.generation = 0
         self.invalidated = False
+        self.status: Status = "pending"
+        self.fetch_status: FetchStatus = "idle"
+        self.error: Exception | None = None
         self.observers: dict[int, Callable[[Any], None]] = {}
+        # The tokens of the observers that asked to hear invalidations.
+        self.hears_invalidations: set[int] = set()
         self.flight: _Flight | None = None
         self.pending: deque[Any] = deque()
         self.delivering = False
+
+    # Every change of the key's state goes through one of these transitions (TanStack Query's
+    # reducer), so that each can be read in one place.
+
+    def stored(self, data: Any, now: float, *, fresh: bool) -> None:
+        """New data (a fetch, ``set`` or ``update``), in a new generation."""
+        self.data = data
+        self.updated_at = now
+        self.generation += 1
+        self.invalidated = not fresh
+        self.status = "success"
+        self.error = None
+
+    def invalidate(self) -> None:
+        """Stale from now on; a fetch in flight for the older generation fetches again."""
+        self.invalidated = True
+        self.generation += 1
+
+    def fetching(self, flight: _Flight) -> None:
+        self.flight = flight
+        self.fetch_status = "fetching"
+
+    def landed(self, error: Exception | None) -> None:
+        """The fetch ended; with an error the older data stays and ``status`` says so."""
+        self.flight = None
+        self.fetch_status = "idle"
+        if error is not None:
+            self.status = "error"
+            self.error = error
+
+    def paused(self) -> None:
+        """A fetch is owed but the network is down."""
+        if self.flight is None:
+            self.fetch_status = "paused"
 
 
 class _Flight:
@@ -148,9 +223,12 @@ class DataRefreshManager:
         self._lock = Lock()
         self._fresh: TTLCache[Key, Any, float] = TTLCache(maxsize, ttl, timer=clock)
         self._entries: dict[Key, _Entry] = {}
+        # The keys of each family (a key's first part), so that invalidating a family or a scope
+        # looks only at that family's keys, never at everything the cache holds.
+        self._families: dict[object, dict[Key, None]] = {}
         # Keys with neither observers nor a fetch, oldest first: the gc sweep reads only the front.
         self._idle: OrderedDict[Key, float] = OrderedDict()
-        self._invalidation_listeners: dict[int, Callable[[Key], None]] = {}
+        self._invalidation_listeners: dict[int, tuple[Callable[[Any], None], bool]] = {}
         self._tokens = itertools.count()
         self._reset_counters()
 
@@ -197,16 +275,16 @@ class DataRefreshManager:
                 is_invalidated=entry.invalidated,
                 fetching=entry.flight is not None,
                 observers=len(entry.observers),
+                status=entry.status,
+                fetch_status=entry.fetch_status,
+                error=entry.error,
             )
 
     def active_keys(self, prefix: Key | None = None) -> list[Key]:
         """The keys with at least one observer, optionally only those under ``prefix``."""
         with self._lock:
-            return [
-                key
-                for key, entry in self._entries.items()
-                if entry.observers and (prefix is None or key_starts_with(key, prefix))
-            ]
+            keys = self._entries if prefix is None else self._keys_under(prefix)
+            return [key for key in keys if self._entries[key].observers]
 
     def stats(self) -> CacheStats:
         """The counters and the current number of entries and observers."""
@@ -225,29 +303,46 @@ class DataRefreshManager:
 
     # Observers
 
-    def subscribe(self, key: Key, callback: Callable[[Any], None]) -> Callable[[], None]:
+    def subscribe(
+        self, key: Key, callback: Callable[[Any], None], *, invalidations: bool = True
+    ) -> Callable[[], None]:
         """Observe ``key``: ``callback`` gets the new data each time it changes (by a refresh,
-        ``set``, ``update`` or ``notify``), in the order of the changes. Returns an idempotent
-        unsubscribe. A callback already being delivered to may still run once after it.
+        ``set``, ``update`` or ``notify``), and :data:`INVALIDATED` each time the key is
+        invalidated (unless ``invalidations=False``), in the order of the changes. Returns an
+        idempotent unsubscribe. A callback already being delivered to may still run once
+        after it.
         """
         with self._lock:
             entry = self._entry_for(key, self._clock())
             token = next(self._tokens)
             entry.observers[token] = callback
+            if invalidations:
+                entry.hears_invalidations.add(token)
             self._idle.pop(key, None)
         return partial(self._unsubscribe, entry, token)
 
     def _unsubscribe(self, entry: _Entry, token: int) -> None:
         with self._lock:
+            entry.hears_invalidations.discard(token)
             if entry.observers.pop(token, None) is not None and not entry.observers:
                 self._mark_idle(entry, self._clock())
 
     def on_invalidate(self, listener: Callable[[Key], None]) -> Callable[[], None]:
         """Call ``listener`` with each key that an ``invalidate`` marks (after the marking, so a
         refetch it starts is not superseded). Returns an idempotent unsubscribe."""
+        return self._add_invalidation_listener(listener, batched=False)
+
+    def on_invalidate_keys(self, listener: Callable[[list[Key]], None]) -> Callable[[], None]:
+        """Like :meth:`on_invalidate`, but ``listener`` gets every key one ``invalidate``
+        marked at once, in one list. Returns an idempotent unsubscribe."""
+        return self._add_invalidation_listener(listener, batched=True)
+
+    def _add_invalidation_listener(
+        self, listener: Callable[[Any], None], *, batched: bool
+    ) -> Callable[[], None]:
         with self._lock:
             token = next(self._tokens)
-            self._invalidation_listeners[token] = listener
+            self._invalidation_listeners[token] = (listener, batched)
         return partial(self._remove_invalidation_listener, token)
 
     def _remove_invalidation_listener(self, token: int) -> None:
@@ -276,9 +371,10 @@ class DataRefreshManager:
 
     def update(self, key: Key, fn: Callable[[Any], Any]) -> Any:
         """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
-        is none) and return what is stored. Returning the current value is a no-op. ``fn`` runs
-        outside the lock and again if the key changed meanwhile, so keep it pure and return a new
-        object rather than mutating the current one. An invalidated key stays invalidated.
+        is none) and return what is stored. Returning the current value, or an equal one, is a
+        no-op. ``fn`` runs outside the lock and again if the key changed meanwhile, so keep it
+        pure and return a new object rather than mutating the current one. An invalidated key
+        stays invalidated.
         """
         while True:
             with self._lock:
@@ -286,6 +382,8 @@ class DataRefreshManager:
                 generation = -1 if entry is None else entry.generation
                 current = None if entry is None else entry.data
             data = fn(current)
+            # A real change differs early (a patch changes the first fields it meets), so this
+            # costs little; only an equal answer is compared whole, and then nobody is called.
             if not differs(current, data):
                 return current
             with self._lock:
@@ -294,7 +392,9 @@ class DataRefreshManager:
                 entry = self._entries.get(key)
                 if (-1 if entry is None else entry.generation) == generation:
                     entry = entry or self._new_entry(key)
-                    start = self._store(entry, data, now, fresh=not entry.invalidated)
+                    start = self._store(
+                        entry, data, now, fresh=not entry.invalidated, compare=False
+                    )
                     break
         if start:
             self._deliver(entry)
@@ -302,26 +402,48 @@ class DataRefreshManager:
 
     def invalidate(self, key: Key) -> list[Key]:
         """Mark every key equal to or under ``key`` invalidated (stale, in a new generation, so a
-        fetch in flight for it fetches again instead of storing), call the invalidation listeners
-        with each, and return them. Keys that are only observed count too."""
+        fetch in flight for it fetches again instead of storing), tell its subscribers
+        (:data:`INVALIDATED`) and the invalidation listeners, and return the keys. Keys that are
+        only observed count too. The cost grows with the keys of ``key``'s family, not with
+        everything the cache holds."""
+        to_deliver: list[_Entry] = []
         with self._lock:
             self._collect_idle(self._clock())
-            keys = [stored for stored in self._entries if key_starts_with(stored, key)]
+            keys = self._keys_under(key)
             for stored in keys:
                 entry = self._entries[stored]
-                entry.invalidated = True
-                entry.generation += 1
+                entry.invalidate()
                 self._forget_fresh(stored)
+                if entry.hears_invalidations and self._enqueue(entry, INVALIDATED):
+                    to_deliver.append(entry)
             self._invalidations += len(keys)
             listeners = tuple(self._invalidation_listeners.values())
-        for stored in keys:
-            _debug("invalidated %s", stored)
-            for listener in listeners:
+        for entry in to_deliver:
+            self._deliver(entry)
+        if logger.isEnabledFor(logging.DEBUG):
+            for stored in keys:
+                _debug("invalidated %s", stored)
+        for listener, batched in listeners:
+            if batched:
+                try:
+                    listener(keys)
+                except Exception:
+                    logger.exception("an invalidation listener raised; the others still run")
+                continue
+            for stored in keys:
                 try:
                     listener(stored)
                 except Exception:
                     logger.exception("invalidation listener for %s raised", format_key(stored))
         return keys
+
+    def pause(self, key: Key) -> None:
+        """Record that ``key`` owes a fetch that waits for the network (``fetch_status``
+        ``paused``); the next fetch clears it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.paused()
 
     # Fetches: the decisions live in _lead_or_join, _settle and _fail; the two shells below
     # differ only in how they call the fetch and wait for it.
@@ -395,7 +517,8 @@ class DataRefreshManager:
                     )
                 self._deduplicated += 1
                 return flight, False
-            entry.flight = flight = _Flight(entry, leader_loop)
+            flight = _Flight(entry, leader_loop)
+            entry.fetching(flight)
             self._fetches += 1
         _debug("fetching %s", key)
         return flight, True
@@ -424,17 +547,17 @@ class DataRefreshManager:
         return False
 
     def _fail(self, flight: _Flight, error: BaseException | None) -> None:
-        with self._lock:
-            self._land(flight.entry, self._clock())
         if not isinstance(error, Exception):
             interrupted = RuntimeError(f"the fetch of {format_key(flight.entry.key)} was stopped")
             interrupted.__cause__ = error
             error = interrupted
+        with self._lock:
+            self._land(flight.entry, self._clock(), error)
         _debug("fetch failed for %s", flight.entry.key)
         flight.future.set_exception(error)
 
-    def _land(self, entry: _Entry, now: float) -> None:
-        entry.flight = None
+    def _land(self, entry: _Entry, now: float, error: Exception | None = None) -> None:
+        entry.landed(error)
         if not entry.observers:
             self._mark_idle(entry, now)
 
@@ -457,10 +580,10 @@ class DataRefreshManager:
                 if entry.observers or entry.flight is not None:
                     entry.data = None
                     entry.updated_at = None
-                    entry.generation += 1
-                    entry.invalidated = True
+                    entry.status = "pending"
+                    entry.invalidate()
                 else:
-                    del self._entries[key]
+                    self._remove(key)
             self._fresh.clear()
             self._idle.clear()
             self._reset_counters()
@@ -475,15 +598,33 @@ class DataRefreshManager:
         if len(self._entries) >= self._maxsize:
             self._evict_idle()
         entry = self._entries[key] = _Entry(key)
+        self._families.setdefault(key_parts(key)[0], {})[key] = None
         return entry
 
-    def _store(self, entry: _Entry, data: Any, now: float, *, fresh: bool) -> bool:
-        """Write data in a new generation; True when this call must deliver the change."""
-        changed = entry.updated_at is None or differs(entry.data, data)
-        entry.data = data
-        entry.updated_at = now
-        entry.generation += 1
-        entry.invalidated = not fresh
+    def _remove(self, key: Key) -> None:
+        del self._entries[key]
+        family = key_parts(key)[0]
+        members = self._families.get(family)
+        if members is not None:
+            members.pop(key, None)
+            if not members:
+                del self._families[family]
+
+    def _keys_under(self, prefix: Key) -> list[Key]:
+        """The stored keys equal to or under ``prefix``, found through its family."""
+        parts = key_parts(prefix)
+        family = self._families.get(parts[0], {})
+        if len(parts) == 1:
+            return list(family)
+        return [key for key in family if key_starts_with(key, prefix)]
+
+    def _store(
+        self, entry: _Entry, data: Any, now: float, *, fresh: bool, compare: bool = True
+    ) -> bool:
+        """Write data in a new generation; True when this call must deliver the change
+        (``compare=False``: whatever it is, since the caller knows it is new)."""
+        changed = not compare or entry.updated_at is None or differs(entry.data, data)
+        entry.stored(data, now, fresh=fresh)
         if fresh:
             self._fresh[entry.key] = data
         if not entry.observers:
@@ -521,7 +662,7 @@ class DataRefreshManager:
         entry = self._entries.get(key)
         if entry is None or entry.observers or entry.flight is not None:
             return False
-        del self._entries[key]
+        self._remove(key)
         self._forget_fresh(key)
         return True
 
@@ -544,7 +685,15 @@ class DataRefreshManager:
                         entry.delivering = False
                         return
                     data = entry.pending.popleft()
-                    callbacks = tuple(entry.observers.values())
+                    if data is INVALIDATED:
+                        hearing = entry.hears_invalidations
+                        callbacks = tuple(
+                            callback
+                            for token, callback in entry.observers.items()
+                            if token in hearing
+                        )
+                    else:
+                        callbacks = tuple(entry.observers.values())
                 for callback in callbacks:
                     try:
                         callback(data)

@@ -112,6 +112,89 @@ class _TimerQueue:
         self._cancelled_in_heap = 0
 
 
+class _Job:
+    """A call handed to the fetch workers; cancelling it before a worker takes it drops it."""
+
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Workers:
+    """A small bounded set of daemon threads that run background fetches, so that one slow or
+    retrying fetch never holds the timers or the other keys' fetches. Threads start as work
+    arrives, up to ``size``, and wait for more once started."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._full = False
+        self._closed = False
+
+    def submit(self, callback: Callable[[], object]) -> _Job:
+        job = _Job(callback)
+        if self._full and not self._closed:
+            # Every thread is there: no decision to make, so no lock to take.
+            self._jobs.put(job)
+            return job
+        with self._lock:
+            if self._closed:
+                job.cancelled = True
+                return job
+            if self._idle == 0 and len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-{len(self._threads) + 1}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+                self._full = len(self._threads) == self._size
+            else:
+                self._idle -= 1
+        self._jobs.put(job)
+        return job
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None or self._closed:
+                return
+            if not job.cancelled:
+                _invoke(job.callback)
+            if self._full:
+                continue
+            with self._lock:
+                if self._closed:
+                    return
+                self._idle += 1
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def close(self, timeout: float) -> None:
+        """Drop the waiting jobs and let each thread end when its current fetch does (the
+        client's deadline bounds it); waits up to ``timeout`` seconds in all."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
 def _invoke(callback: Callable[[], object]) -> None:
     try:
         callback()
@@ -124,7 +207,9 @@ class Scheduler:
 
     ``clock`` is the time source (``time.monotonic``); a test that injects its own clock
     drives the scheduler with :meth:`run_due` instead of the thread (``threaded=False``).
-    A callback that raises is logged and never stops the thread.
+    A callback that raises is logged and never stops the thread. Background fetches go to
+    :meth:`submit`: up to ``fetch_workers`` threads beside the timer thread, started as
+    needed, so that slow keys are fetched side by side.
     """
 
     def __init__(
@@ -133,10 +218,14 @@ class Scheduler:
         clock: Callable[[], float] = time.monotonic,
         threaded: bool = True,
         name: str = "gamify-scheduler",
+        fetch_workers: int = 8,
     ) -> None:
+        if fetch_workers < 1:
+            raise ValueError("fetch_workers must be at least 1")
         self._clock = clock
         self._threaded = threaded
         self._name = name
+        self._workers = _Workers(fetch_workers, f"{name}-fetch")
         self._timers = _TimerQueue()
         # The thread sleeps on this queue: a put wakes it. SimpleQueue.put takes no lock that
         # Python code holds, so call_soon_threadsafe is safe even from a weakref callback.
@@ -165,6 +254,19 @@ class Scheduler:
         if first and self._threaded:
             self._inbox.put(None)
         return handle
+
+    def submit(self, callback: Callable[[], object]) -> _Job | TimerHandle:
+        """Run ``callback`` (a background fetch) on one of the fetch workers as soon as one is
+        free; without a thread (``threaded=False``) it runs at the next :meth:`run_due`.
+        The handle's ``cancel`` drops it if it has not started."""
+        if not self._threaded:
+            return self.call_later(0, callback)
+        return self._workers.submit(callback)
+
+    @property
+    def fetch_threads(self) -> int:
+        """How many fetch worker threads have started."""
+        return self._workers.threads
 
     def start(self) -> None:
         """Start the thread now rather than at the first :meth:`call_later` (so that what
@@ -210,6 +312,7 @@ class Scheduler:
         self._inbox.put(None)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+        self._workers.close(timeout=5)
 
     @property
     def thread(self) -> threading.Thread | None:

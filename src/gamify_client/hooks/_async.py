@@ -24,6 +24,10 @@ T = TypeVar("T")
 AQ = TypeVar("AQ", bound="AsyncQuery[Any]")
 
 
+BACKGROUND_FETCHES = 16
+"""How many background fetches an async client's queries run at once on one loop."""
+
+
 class AsyncQueryRegistry(QueryRegistry):
     """Background fetches as tasks and timers as one task, on one event loop.
 
@@ -45,6 +49,8 @@ class AsyncQueryRegistry(QueryRegistry):
         self.scheduler = scheduler
         self.send = send
         self._tasks: set[asyncio.Task[None]] = set()
+        # Background fetches run side by side, but no more than this many at once.
+        self._fetch_slots = asyncio.Semaphore(BACKGROUND_FETCHES)
         self._handoff_lock = threading.Lock()
         self._handed_off = 0
 
@@ -86,9 +92,10 @@ class AsyncQueryRegistry(QueryRegistry):
         return task
 
     async def _run_queued(self, shared: SharedKey) -> None:
-        if shared.claim():
-            with shared.background_failure_logged():
-                await self._refresh(shared)
+        async with self._fetch_slots:
+            if shared.claim():
+                with shared.background_failure_logged():
+                    await self._refresh(shared)
 
     async def fetch(self, shared: SharedKey) -> Any:
         """Fetch the key now (joining a fetch in flight) and return its data."""

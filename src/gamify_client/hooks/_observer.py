@@ -42,6 +42,7 @@ class QueryObserver(Generic[T]):
         "__weakref__",
         "_closed",
         "_enabled",
+        "_fetch",
         "_finalizer",
         "_registry",
         "_select",
@@ -95,13 +96,27 @@ class QueryObserver(Generic[T]):
         self._subscribers: dict[int, Callable[[Any], object]] = {}
         self._closed = False
         self._version = 0
+        self._fetch = fetch
         # Before attaching: from then on another thread may announce a change to the query.
         self._init_waiting()
-        self._shared, self._token = registry.attach(self, fetch)
+        self._attach()
+
+    def _attach(self, fetch: Callable[[], Any] | None = None) -> None:
+        """Observe ``self.key`` (made or moved there), with a finalizer that lets go of it."""
+        registry = self._registry
+        if fetch is not None:
+            self._fetch = fetch
+        # A moved query must select again from its new key's data, whatever its version.
+        self._selected_version = -1
+        self._shared, self._token = registry.attach(self, self._fetch)
         self._finalizer = weakref.finalize(
             self, registry.detach_collected, self._shared, self._token
         )
         self._finalizer.atexit = False
+
+    def _detach_for_move(self) -> bool:
+        """Let go of the finalizer before a move; False if the query is gone already."""
+        return self._finalizer.detach() is not None
 
     @property
     def is_stale(self) -> bool:
@@ -158,18 +173,20 @@ class QueryObserver(Generic[T]):
     def _update_view(self, shared: SharedKey) -> bool:
         """Recompute what the query shows from its key's state (under the registry's lock);
         True if ``data``, ``loading`` or ``error`` changed."""
-        if shared.data_version != self._selected_version:
-            self._selected_version = shared.data_version
+        version = shared.data_version
+        if version != self._selected_version:
+            self._selected_version = version
             try:
                 self._selected = self._select(shared.data)
                 self._select_error = None
             except Exception as select_error:
                 logger.exception("select of the query on %s raised", format_key(self.key))
                 self._select_error = select_error
-        hidden = shared.hiding and shared.fetching and not self._settings.keep_previous_data
+        fetching = shared.busy > 0 or shared.queued is not None
+        hidden = shared.hiding and fetching and not self._settings.keep_previous_data
         data = None if hidden else self._selected
         error = shared.error if shared.error is not None else self._select_error
-        loading = data is None and shared.fetching
+        loading = data is None and fetching
         self.last_updated = shared.updated_wall
         # The manager already compared the raw data, so only a select result needs comparing.
         data_changed = data is not self.data and (
@@ -188,18 +205,30 @@ class QueryObserver(Generic[T]):
         if self._closed:
             return
         dispatch = self._settings.dispatch
-        for token in tuple(self._subscribers):
-            call = partial(self._run_subscriber, token)
-            if dispatch is None:
-                call()
+        if dispatch is None:
+            self._run_subscribers()
+        else:
+            for token in tuple(self._subscribers):
+                try:
+                    dispatch(partial(self._run_subscriber, token))
+                except Exception:
+                    logger.exception(
+                        "dispatch of a callback of the query on %s raised", format_key(self.key)
+                    )
+        self._wake()
+
+    def _run_subscribers(self) -> None:
+        """Call every subscriber here and now (no ``dispatch``): the hot path of a write's
+        patch reaching its observers, so it does no more than each call needs."""
+        subscribers = self._subscribers
+        for token, callback in tuple(subscribers.items()):
+            # One that unsubscribed, or a close, during an earlier callback is not called.
+            if self._closed or token not in subscribers:
                 continue
             try:
-                dispatch(call)
+                callback(self)
             except Exception:
-                logger.exception(
-                    "dispatch of a callback of the query on %s raised", format_key(self.key)
-                )
-        self._wake()
+                logger.exception("a subscriber of the query on %s raised", format_key(self.key))
 
     def _run_subscriber(self, token: int) -> None:
         callback = None if self._closed else self._subscribers.get(token)

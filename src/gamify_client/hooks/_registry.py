@@ -9,12 +9,13 @@ one on its event loop.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypedDict, Unpack
 
 from ..focus import FocusManager, OnlineManager
-from ..keys import Key, key_starts_with
+from ..keys import Key
 from ..refresh import DataRefreshManager
 from ._observer import QueryObserver, announce
 from ._shared_key import Cancellable, SharedKey
@@ -47,6 +48,10 @@ class QueryRegistry:
         self.lock = threading.Lock()
         self._throttle = parts["focus_throttle"]
         self._keys: dict[Key, SharedKey] = {}
+        # Queries keyed by who asks, and how to find their key again when the token changes.
+        self._followers: weakref.WeakKeyDictionary[
+            QueryObserver[Any], Callable[[], tuple[Key, Callable[[], Any]]]
+        ] = weakref.WeakKeyDictionary()
         self._stop_listening: list[Callable[[], None]] = []
         self._closed = False
 
@@ -93,6 +98,31 @@ class QueryRegistry:
         the middle of code that holds a lock, so the work is queued, never done here."""
         self.call_soon_threadsafe(partial(self._detach, shared, token))
 
+    def follow(
+        self, query: QueryObserver[Any], where: Callable[[], tuple[Key, Callable[[], Any]]]
+    ) -> None:
+        """Move ``query`` to ``where()``'s key whenever :meth:`follow_identity` is called."""
+        with self.lock:
+            self._followers[query] = where
+
+    def follow_identity(self) -> None:
+        """The client's token changed: move each user-keyed query to its new user's key."""
+        with self.lock:
+            moves = [(query, where()) for query, where in list(self._followers.items())]
+        for query, (key, fetch) in moves:
+            if key != query.key:
+                self.call_soon(partial(self._move, query, key, fetch))
+
+    def _move(self, query: QueryObserver[Any], key: Key, fetch: Callable[[], Any]) -> None:
+        if query.closed or query.key == key:
+            return
+        if not query._detach_for_move():
+            return
+        self._detach(query._shared, query._token)
+        query.key = key
+        query._attach()
+        announce([query])
+
     def set_enabled(self, query: QueryObserver[Any], enabled: bool) -> None:
         self.call_soon(partial(self._set_enabled, query, enabled))
 
@@ -117,14 +147,14 @@ class QueryRegistry:
     def _listen(self) -> None:
         """Start hearing invalidations and focus and online changes (with the first key)."""
         self._stop_listening = [
-            self.manager.on_invalidate(self._on_invalidate),
+            self.manager.on_invalidate_keys(self._on_invalidate),
             self.focus.subscribe(self._on_focus),
             self.online.subscribe(self._on_online),
         ]
 
     def _detach(self, shared: SharedKey, token: int) -> None:
         with self.lock:
-            if shared.members.pop(token, None) is None:
+            if not shared.remove(token):
                 return
             if shared.members:
                 shared.schedule_poll()
@@ -147,6 +177,7 @@ class QueryRegistry:
                 query._enabled = enabled
                 return
             query._enabled = enabled
+            shared.set_member_enabled(query._token, enabled)
             if enabled:
                 shared.fetch_if_stale(query._settings.stale_time)
             shared.schedule_poll()
@@ -155,18 +186,25 @@ class QueryRegistry:
 
     # What happens to the keys
 
-    def _on_invalidate(self, key: Key) -> None:
-        self.call_soon(partial(self._apply_invalidation, key))
+    def _on_invalidate(self, keys: list[Key]) -> None:
+        self.call_soon(partial(self._apply_invalidation, keys))
 
-    def _apply_invalidation(self, key: Key) -> None:
+    def _apply_invalidation(self, keys: list[Key]) -> None:
+        # The manager names every key it invalidated, so each is one lookup: the cost follows
+        # the keys invalidated, not the keys observed.
         changed: list[QueryObserver[Any]] = []
         with self.lock:
-            if not self.online.online:
-                return
-            for shared in tuple(self._keys.values()):
-                if key_starts_with(shared.key, key) and shared.has_enabled():
-                    shared.refetch_invalidated()
-                    changed += shared.update_views()
+            online = self.online.online
+            for key in keys:
+                shared = self._keys.get(key)
+                if shared is None or not shared.has_enabled():
+                    continue
+                if not online:
+                    # Owed, not dropped: the reconnect refetches it.
+                    self.manager.pause(key)
+                    continue
+                shared.refetch_invalidated()
+                changed += shared.update_views()
         announce(changed)
 
     def _on_focus(self, _focused: bool) -> None:
@@ -186,7 +224,16 @@ class QueryRegistry:
             if regained and self.online.online:
                 now = self.clock()
                 for shared in tuple(self._keys.values()):
-                    if shared.fetching or now - shared.event_refetch_at < self._throttle:
+                    if shared.fetching or not shared.has_enabled():
+                        continue
+                    if not refetch_on_focus and shared.owes_refetch():
+                        # Invalidated while offline: always refetched on reconnect, which is
+                        # never throttled like focus.
+                        shared.event_refetch_at = now
+                        shared.launch()
+                        changed += shared.update_views()
+                        continue
+                    if refetch_on_focus and now - shared.event_refetch_at < self._throttle:
                         continue
                     stale_times = [
                         query._settings.stale_time

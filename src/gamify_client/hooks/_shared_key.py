@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,20 @@ class Cancellable(Protocol):
     def cancel(self) -> object: ...
 
 
+class _Member:
+    """One query observing the key, held weakly, with what the key's timer needs to know of it
+    (kept here so that adding, removing or enabling a query costs the same with 10 members or
+    10,000)."""
+
+    __slots__ = ("background", "enabled", "interval", "ref")
+
+    def __init__(self, query: QueryObserver[Any]) -> None:
+        self.ref = weakref.ref(query)
+        self.enabled = query._enabled
+        self.interval = query._settings.refetch_interval
+        self.background = query._settings.refetch_in_background
+
+
 def _wall_time(age: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=max(0.0, age))
 
@@ -49,14 +64,18 @@ class SharedKey:
         "busy",
         "data",
         "data_version",
+        "enabled_count",
         "error",
         "event_refetch_at",
         "fetch",
         "hiding",
+        "intervals",
         "key",
         "members",
         "poll",
+        "poll_base",
         "poll_due",
+        "poll_fetch",
         "queued",
         "refetch_after",
         "registry",
@@ -70,7 +89,10 @@ class SharedKey:
         self.registry = registry
         self.key = key
         self.fetch = fetch
-        self.members: dict[int, weakref.ref[QueryObserver[Any]]] = {}
+        self.members: dict[int, _Member] = {}
+        self.enabled_count = 0
+        # How many enabled members poll at each (interval, in background) setting.
+        self.intervals: Counter[tuple[float, bool]] = Counter()
         self.data: Any = None
         self.data_version = 0
         self.updated_wall: datetime | None = None
@@ -85,9 +107,14 @@ class SharedKey:
         self.event_refetch_at = -math.inf
         self.poll: Cancellable | None = None
         self.poll_due: float | None = None
+        # Polls keep their rhythm: the next is due an interval after the last one fired, not
+        # after its answer came, so a 20 ms round trip does not stretch every period.
+        self.poll_fetch = False
+        self.poll_base: float | None = None
         self.released = False
         manager = registry.manager
-        self.unsubscribe = manager.subscribe(key, self._on_data)
+        # Invalidations come through the registry's own listener, all of a write's at once.
+        self.unsubscribe = manager.subscribe(key, self._on_data, invalidations=False)
         entry = manager.peek(key)
         if entry is not None and entry.updated_at is not None:
             self.data, self.data_version = entry.data, 1
@@ -103,18 +130,49 @@ class SharedKey:
     def add(self, query: QueryObserver[Any]) -> int:
         """Hold ``query`` weakly as an observer of the key; returns the token to remove it by."""
         token = next(_member_tokens)
-        self.members[token] = weakref.ref(query)
+        member = self.members[token] = _Member(query)
+        self._count(member, 1)
         return token
 
+    def remove(self, token: int) -> bool:
+        """Let go of the member ``token``; False if it was gone already."""
+        member = self.members.pop(token, None)
+        if member is None:
+            return False
+        self._count(member, -1)
+        return True
+
+    def set_member_enabled(self, token: int, enabled: bool) -> None:
+        member = self.members.get(token)
+        if member is not None and member.enabled != enabled:
+            self._count(member, -1)
+            member.enabled = enabled
+            self._count(member, 1)
+
+    def _count(self, member: _Member, step: int) -> None:
+        if not member.enabled:
+            return
+        self.enabled_count += step
+        if member.interval is not None:
+            setting = (member.interval, member.background)
+            self.intervals[setting] += step
+            if not self.intervals[setting]:
+                del self.intervals[setting]
+
     def live_members(self) -> list[QueryObserver[Any]]:
-        return [query for ref in self.members.values() if (query := ref()) is not None]
+        return [query for member in self.members.values() if (query := member.ref()) is not None]
 
     def has_enabled(self) -> bool:
-        return any(query._enabled for query in self.live_members())
+        return self.enabled_count > 0
 
     def update_views(self) -> list[QueryObserver[Any]]:
         """Recompute every member's view; returns those that changed, to announce."""
-        return [query for query in self.live_members() if query._update_view(self)]
+        changed = []
+        for member in self.members.values():
+            query = member.ref()
+            if query is not None and query._update_view(self):
+                changed.append(query)
+        return changed
 
     def release(self) -> None:
         """Stop the key's timer and queued fetch and let go of its subscription and members."""
@@ -134,6 +192,11 @@ class SharedKey:
             return True
         return self.registry.clock() - entry.updated_at >= stale_time
 
+    def owes_refetch(self) -> bool:
+        """Invalidated, or a fetch was owed while the network was down."""
+        entry = self.registry.manager.peek(self.key)
+        return entry is not None and (entry.is_invalidated or entry.fetch_status == "paused")
+
     def _is_invalidated(self) -> bool:
         entry = self.registry.manager.peek(self.key)
         return entry is not None and entry.is_invalidated
@@ -150,6 +213,8 @@ class SharedKey:
             self.data_version += 1
             self.updated_wall = datetime.now(UTC)
             self.settled_at = self.registry.clock()
+            if not self.poll_fetch:
+                self.poll_base = None
             self.hiding = False
             changed = self.update_views()
         announce(changed)
@@ -218,6 +283,10 @@ class SharedKey:
         registry = self.registry
         with registry.lock:
             self.busy -= 1
+            if not self.poll_fetch:
+                # A fetch that was not a poll's starts the period anew from its answer.
+                self.poll_base = None
+            self.poll_fetch = False
             if error is None:
                 entry = registry.manager.peek(self.key)
                 stored_at = None if entry is None else entry.updated_at
@@ -246,14 +315,10 @@ class SharedKey:
         if not self.registry.online.online:
             return None
         focused = self.registry.focus.focused
-        intervals = [
-            interval
-            for query in self.live_members()
-            if (interval := query._settings.refetch_interval) is not None
-            and query._enabled
-            and (focused or query._settings.refetch_in_background)
-        ]
-        return min(intervals, default=None)
+        return min(
+            (interval for interval, background in self.intervals if focused or background),
+            default=None,
+        )
 
     def schedule_poll(self) -> None:
         """Set, move or cancel the poll timer to match the members and the flags."""
@@ -264,13 +329,20 @@ class SharedKey:
             self.poll = self.poll_due = None
             return
         now = self.registry.clock()
-        due = max(now, (now if self.settled_at is None else self.settled_at) + interval)
+        due = max(now, self._poll_start(now) + interval)
         if self.poll is not None and self.poll_due == due:
             return
         if self.poll is not None:
             self.poll.cancel()
         self.poll = self.registry.call_later(due - now, self._on_poll_due)
         self.poll_due = due
+
+    def _poll_start(self, now: float) -> float:
+        """Where the current poll period started: the last poll, while its fetch's data is
+        the newest; else when the data settled."""
+        if self.poll_base is not None:
+            return self.poll_base
+        return now if self.settled_at is None else self.settled_at
 
     def _on_poll_due(self) -> None:
         with self.registry.lock:
@@ -281,9 +353,12 @@ class SharedKey:
             if interval is None or self.fetching:
                 # Paused, or a fetch is running and reschedules the poll when it ends.
                 return
-            if self.settled_at is not None and self.registry.clock() < self.settled_at + interval:
+            now = self.registry.clock()
+            if self.settled_at is not None and now < self._poll_start(now) + interval:
                 self.schedule_poll()
                 return
             self.launch()
+            self.poll_fetch = True
+            self.poll_base = now
             changed = self.update_views()
         announce(changed)

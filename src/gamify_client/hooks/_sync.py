@@ -1,5 +1,6 @@
-"""The blocking flavour: a registry whose background fetches and timers run on the client's
-scheduler thread, and :class:`Query`, whose waits block the calling thread."""
+"""The blocking flavour: a registry whose timers run on the client's scheduler thread and whose
+background fetches run on its few fetch workers, and :class:`Query`, whose waits block the
+calling thread."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _condition_lock = threading.Lock()
 
 
 class SyncQueryRegistry(QueryRegistry):
-    """Background fetches and timers on the client's scheduler thread."""
+    """Timers on the client's scheduler thread, background fetches on its fetch workers."""
 
     def __init__(
         self,
@@ -53,7 +54,8 @@ class SyncQueryRegistry(QueryRegistry):
         super()._listen()
 
     def start_fetch(self, shared: SharedKey) -> Cancellable:
-        return self.scheduler.call_later(0, partial(self._run_queued, shared))
+        # On the fetch workers, never on the timer thread: a slow key must not hold the others.
+        return self.scheduler.submit(partial(self._run_queued, shared))
 
     def _run_queued(self, shared: SharedKey) -> None:
         if shared.claim():
@@ -78,10 +80,11 @@ class Query(QueryObserver[T]):
     ...     print(dashboard.data.overall_stats.user_total_xp)
     """
 
-    __slots__ = ("_condition",)
+    __slots__ = ("_condition", "_waiting")
 
     _registry: SyncQueryRegistry
     _condition: threading.Condition | None
+    _waiting: int
 
     def refresh(self) -> T:
         """Fetch now (joining a fetch of the key in flight) and return the (selected) data.
@@ -107,21 +110,29 @@ class Query(QueryObserver[T]):
             if condition is None:
                 condition = self._condition = threading.Condition()
         with condition:
-            while not self._ready(predicate):
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(
-                        f"the query on {format_key(self.key)} was not ready after {timeout} s"
-                    )
-                condition.wait(remaining)
+            # Counted before the first look at the query, so a change made after that look
+            # always wakes this waiter.
+            self._waiting += 1
+            try:
+                while not self._ready(predicate):
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise TimeoutError(
+                            f"the query on {format_key(self.key)} was not ready after {timeout} s"
+                        )
+                    condition.wait(remaining)
+            finally:
+                self._waiting -= 1
         return self
 
     def _init_waiting(self) -> None:
         self._condition = None
+        self._waiting = 0
 
     def _wake(self) -> None:
+        # Nobody waits almost always: skip the condition's lock then.
         condition = self._condition
-        if condition is not None:
+        if condition is not None and self._waiting:
             with condition:
                 condition.notify_all()
 
