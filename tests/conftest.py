@@ -13,6 +13,19 @@ from gamify_client.testing import DemoData, GamifyBackend
 BASE_URL = "http://gamify.test"
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """pytest-qt imports Qt's GUI modules as pytest starts, and that fails on a machine without
+    Qt's system libraries (libEGL, libxkbcommon, ...), which would stop the whole suite. There
+    the plugin is dropped before it starts; tests/test_toolkits_qt.py then skips and names the
+    missing package."""
+    try:
+        import PySide6.QtGui  # noqa: F401
+    except ImportError:
+        plugin = pluginmanager.get_plugin("pytest-qt")
+        if plugin is not None:
+            pluginmanager.unregister(plugin)
+
+
 @pytest.fixture(autouse=True)
 def _no_gamify_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's GAMIFY_* settings."""

@@ -7,21 +7,34 @@ retry rules, parsing and the real-time rules applied after each write.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
-from ._core import BaseClient, Call, connection_error, mark_retries, resolve_settings
+from ._core import (
+    BaseClient,
+    Call,
+    DeadlineStream,
+    connection_error,
+    decoding_error,
+    mark_retries,
+    may_have_applied,
+    resolve_settings,
+    unexpected_error,
+)
 from ._logging import log_request, log_response
 from .bridges import AsyncBridgeMixin, BridgeMixin
 from .config import ClientConfig
 from .errors import GamifyError
 from .events import EventManager
-from .hooks import AsyncQueriesMixin, QueriesMixin
+from .hooks import AsyncQueriesMixin, Dispatch, QueriesMixin
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 from .resources import (
@@ -59,7 +72,9 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
     use your own ``httpx.Client`` (it is then yours to close), and ``refresh_manager`` /
     ``events`` to share one cache and one event bus between several clients. ``scheduler``
     runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
-    lets a test drive them; the default cache then uses its clock too).
+    lets a test drive them; the default cache then uses its clock too). ``dispatch`` is how the
+    callbacks of its queries run when a ``use_*`` method is given none, e.g. on a UI thread
+    (also settable later as ``client.dispatch``).
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -79,6 +94,7 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         refresh_manager: DataRefreshManager | None = None,
         events: EventManager | None = None,
         scheduler: Scheduler | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -98,7 +114,8 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=settings.timeout)
-        self._sleep: Callable[[float], None] = time.sleep
+        self._closing = threading.Event()
+        self._sleep: Callable[[float], None] = self._pause
         self._realtime = RealtimeSync(
             self.refresh_manager, self.events, settings, self.scheduler.call_later
         )
@@ -110,6 +127,7 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         self.feedback = Feedback(self)
         self.analytics = Analytics(self)
         self.surveys = Surveys(self)
+        self.dispatch = dispatch
         self._init_queries(self._request)
 
     login = sync_endpoint(login_user)
@@ -118,23 +136,36 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
     def with_options(self, **changes: Any) -> GamifyClient:
         """A client with some settings changed (``token=``, ``timeout=``, ``max_retries=``,
         ...; ``token=None`` gives a client without one), sharing this one's connection pool,
-        cache and events."""
+        cache, events and default ``dispatch``."""
         return GamifyClient(
             config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
+            dispatch=self.dispatch,
         )
 
     def _request(self, call: Call[T]) -> T:
-        try:
-            response = self._send_once(call, 1)
-        except GamifyError as error:
-            response = self._retry(call, error)
-        return self._settle(call, response)
+        with self._realtime.sending(call.mutation):
+            try:
+                response = self._send_once(call, 1)
+            except GamifyError as error:
+                applied = [may_have_applied(error)]
+                try:
+                    response = self._retry(call, error, applied)
+                except GamifyError as final:
+                    known = self._already_deleted(call, any(applied[:-1]), final)
+                    if known is None:
+                        raise
+                    return known
+            return self._settle(call, response)
 
-    def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
-        plan = self._retry_plan(call.method, first_error)
+    def _retry(
+        self, call: Call[Any], first_error: GamifyError, applied: list[bool]
+    ) -> httpx.Response:
+        """The remaining attempts; ``applied`` gets, for each failed one, whether it may
+        have been applied."""
+        plan = self._retry_plan(call, first_error)
         if plan is None:
             raise first_error
         self._sleep(self._first_retry_delay(first_error))
@@ -142,27 +173,61 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_once(call, attempt.retry_state.attempt_number + 1)
+                    try:
+                        return self._send_once(call, attempt.retry_state.attempt_number + 1)
+                    except GamifyError as error:
+                        applied.append(may_have_applied(error))
+                        raise
         except GamifyError as error:
             mark_retries(error, retrying.statistics.get("attempt_number", 0) + 1)
             raise
         raise AssertionError("tenacity ended without an outcome")
 
+    def _pause(self, seconds: float) -> None:
+        """The wait before a retry; it ends at once when the client closes."""
+        self._closing.wait(seconds)
+
     def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
-        request = self._build_request(self._http, call)
-        log_request(request, attempt)
+        """One attempt, bounded as a whole by the client's timeout: a server that trickles
+        its answer cannot stretch it. A closed client sends nothing more."""
+        if self._closing.is_set():
+            raise GamifyError(f"the client is closed; {call.method} {call.path} was not sent")
         try:
-            response = self._http.send(request)
+            request = self._build_request(self._http, call)
+        except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+            raise unexpected_error(exc, None) from exc
+        log_request(request, attempt)
+        deadline = time.monotonic() + self._config.timeout
+        try:
+            response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise connection_error(exc, request) from exc
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise unexpected_error(exc, request) from exc
+        try:
+            response.stream = DeadlineStream(response.stream, deadline, request, stop=self._closing)
+            response.read()
+        except httpx.TransportError as exc:
+            raise connection_error(exc, request) from exc
+        except httpx.DecodingError as exc:
+            raise decoding_error(exc, response) from exc
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise unexpected_error(exc, request) from exc
+        finally:
+            response.close()
         log_response(response)
         return self._check(response)
 
     def close(self) -> None:
         """Close the client's bridges, push listeners and queries, stop its timers and close
-        the connection pool (unless it was passed in as ``http_client``)."""
+        the connection pool (unless it was passed in as ``http_client``). A background fetch
+        still running (a live query's, on the scheduler thread) is cut off: nothing the
+        client started outlives this call."""
+        self._closing.set()
         self._close_links()
         self._close_queries()
+        if self._owns_http:
+            _abort_in_flight(self._http)
         if self._owns_scheduler:
             self.scheduler.close()
         if self._owns_http:
@@ -180,12 +245,26 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
         self.close()
 
 
+def _abort_in_flight(http: httpx.Client) -> None:
+    """Shut down the sockets of the pool's connections, which wakes a thread blocked reading
+    an answer on one (closing a socket alone does not)."""
+    pool = getattr(getattr(http, "_transport", None), "_pool", None)
+    for connection in list(getattr(pool, "connections", ())):
+        inner = getattr(connection, "_connection", None)
+        stream = getattr(inner, "_network_stream", None)
+        with suppress(Exception):
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
     """The asyncio client: the same names as :class:`GamifyClient`, awaited.
 
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
     ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
-    uses its clock too).
+    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, as for
+    :class:`GamifyClient`.
 
     >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
     ...     await client.login(email="admin@example.com", password="secret")
@@ -205,6 +284,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         refresh_manager: DataRefreshManager | None = None,
         events: EventManager | None = None,
         scheduler: AsyncScheduler | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -236,6 +316,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         self.feedback = AsyncFeedback(self)
         self.analytics = AsyncAnalytics(self)
         self.surveys = AsyncSurveys(self)
+        self.dispatch = dispatch
         self._init_queries(self._request)
 
     login = async_endpoint(login_user)
@@ -243,23 +324,34 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
 
     def with_options(self, **changes: Any) -> AsyncGamifyClient:
         """A client with some settings changed (``token=None`` gives a client without one),
-        sharing this one's connection pool, cache and events."""
+        sharing this one's connection pool, cache, events and default ``dispatch``."""
         return AsyncGamifyClient(
             config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
+            dispatch=self.dispatch,
         )
 
     async def _request(self, call: Call[T]) -> T:
-        try:
-            response = await self._send_once(call, 1)
-        except GamifyError as error:
-            response = await self._retry(call, error)
-        return self._settle(call, response)
+        with self._realtime.sending(call.mutation):
+            try:
+                response = await self._send_once(call, 1)
+            except GamifyError as error:
+                applied = [may_have_applied(error)]
+                try:
+                    response = await self._retry(call, error, applied)
+                except GamifyError as final:
+                    known = self._already_deleted(call, any(applied[:-1]), final)
+                    if known is None:
+                        raise
+                    return known
+            return self._settle(call, response)
 
-    async def _retry(self, call: Call[Any], first_error: GamifyError) -> httpx.Response:
-        plan = self._retry_plan(call.method, first_error)
+    async def _retry(
+        self, call: Call[Any], first_error: GamifyError, applied: list[bool]
+    ) -> httpx.Response:
+        plan = self._retry_plan(call, first_error)
         if plan is None:
             raise first_error
         await self._sleep(self._first_retry_delay(first_error))
@@ -267,19 +359,43 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._send_once(call, attempt.retry_state.attempt_number + 1)
+                    try:
+                        return await self._send_once(call, attempt.retry_state.attempt_number + 1)
+                    except GamifyError as error:
+                        applied.append(may_have_applied(error))
+                        raise
         except GamifyError as error:
             mark_retries(error, retrying.statistics.get("attempt_number", 0) + 1)
             raise
         raise AssertionError("tenacity ended without an outcome")
 
     async def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
-        request = self._build_request(self._http, call)
-        log_request(request, attempt)
+        """One attempt, bounded as a whole by the client's timeout."""
         try:
-            response = await self._http.send(request)
+            request = self._build_request(self._http, call)
+        except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+            raise unexpected_error(exc, None) from exc
+        log_request(request, attempt)
+        response: httpx.Response | None = None
+        try:
+            async with asyncio.timeout(self._config.timeout):
+                response = await self._http.send(request, stream=True)
+                await response.aread()
+        except TimeoutError as exc:
+            raise connection_error(
+                httpx.ReadTimeout("the answer did not arrive within the timeout"), request
+            ) from exc
         except httpx.TransportError as exc:
             raise connection_error(exc, request) from exc
+        except httpx.DecodingError as exc:
+            if response is None:
+                raise unexpected_error(exc, request) from exc
+            raise decoding_error(exc, response) from exc
+        except (httpx.HTTPError, httpx.StreamError) as exc:
+            raise unexpected_error(exc, request) from exc
+        finally:
+            if response is not None:
+                await response.aclose()
         log_response(response)
         return self._check(response)
 

@@ -16,9 +16,9 @@ from ..resources.progress import get_batch_progress, get_dashboard, get_user_pro
 from ..resources.tasks import list_tasks
 from ..timers import AsyncScheduler, Scheduler
 from ._async import AsyncQuery, AsyncQueryRegistry, running_loop
-from ._observer import identity
-from ._options import QueryOptions, resolve_options
-from ._registry import ClientParts
+from ._observer import QueryObserver, identity
+from ._options import Dispatch, QueryOptions, resolve_options
+from ._registry import ClientParts, QueryRegistry
 from ._sync import Query, SyncQueryRegistry
 
 if TYPE_CHECKING:
@@ -42,6 +42,28 @@ class _Source(NamedTuple):
     key: Key
     call: Call[Any]
     admin: bool = False
+    follow: Callable[[], _Source] | None = None
+    """For data keyed by who asks: the source again, once the client's token changes."""
+
+
+def _follow_identity(
+    registry: QueryRegistry,
+    send: Callable[[Call[Any]], Any],
+    query: QueryObserver[Any],
+    source: _Source,
+) -> None:
+    """Keep ``query`` on its user's key: when the client's token changes, the registry moves it
+    to the key (and the call) of the new user, so a dashboard made before ``login()`` shows
+    the logged-in user's data once there is one."""
+    follow = source.follow
+    if follow is None:
+        return
+
+    def where_now() -> tuple[Key, Callable[[], Any]]:
+        now = follow()
+        return now.key, partial(send, now.call)
+
+    registry.follow(query, where_now)
 
 
 class _LiveQueries(BaseClient):
@@ -52,6 +74,18 @@ class _LiveQueries(BaseClient):
     """Whether the application's window has focus (``client.focus.subscribe(cb)``)."""
     online: OnlineManager
     """Whether the network is up (``client.online.subscribe(cb)``)."""
+    _dispatch: Dispatch | None = None
+
+    @property
+    def dispatch(self) -> Dispatch | None:
+        """How the callbacks of this client's queries run when a ``use_*`` method is given no
+        ``dispatch`` (None: called directly). Setting it changes the queries made afterwards,
+        not those already open; a UI toolkit's adapter sets it once per client."""
+        return self._dispatch
+
+    @dispatch.setter
+    def dispatch(self, dispatch: Dispatch | None) -> None:
+        self._dispatch = dispatch
 
     def set_focused(self, focused: bool) -> None:
         """Tell the client whether its window has focus: polling pauses without it (unless
@@ -76,7 +110,9 @@ class _LiveQueries(BaseClient):
         )
 
     def _dashboard_source(self) -> _Source:
-        return _Source((CacheKey.DASHBOARD, self.user_id), get_dashboard())
+        return _Source(
+            (CacheKey.DASHBOARD, self.user_id), get_dashboard(), follow=self._dashboard_source
+        )
 
     def _batch_progress_source(self, batch_id: str) -> _Source:
         key = (CacheKey.BATCH_PROGRESS, batch_id)
@@ -90,7 +126,9 @@ class _LiveQueries(BaseClient):
         return _Source(CacheKey.TASKS, list_tasks())
 
     def _batches_source(self) -> _Source:
-        return _Source((CacheKey.BATCHES, self.user_id), list_batches())
+        return _Source(
+            (CacheKey.BATCHES, self.user_id), list_batches(), follow=self._batches_source
+        )
 
 
 class QueriesMixin(_LiveQueries):
@@ -112,10 +150,17 @@ class QueriesMixin(_LiveQueries):
     def _open(
         self, source: _Source, select: Callable[[Any], Any] | None, options: QueryOptions
     ) -> Query[Any]:
-        settings, enabled = resolve_options(options, self.config, admin=source.admin)
+        settings, enabled = resolve_options(
+            options, self.config, admin=source.admin, default_dispatch=self._dispatch
+        )
         registry = self._query_registry
         fetch = partial(registry.send, source.call)
-        return Query(registry, source.key, fetch, settings, select or identity, enabled)
+        query = Query(registry, source.key, fetch, settings, select or identity, enabled)
+        _follow_identity(registry, registry.send, query, source)
+        return query
+
+    def _identity_changed(self) -> None:
+        self._query_registry.follow_identity()
 
     def use_dashboard_data(
         self,
@@ -209,10 +254,18 @@ class AsyncQueriesMixin(_LiveQueries):
     def _open(
         self, source: _Source, select: Callable[[Any], Any] | None, options: QueryOptions
     ) -> AsyncQuery[Any]:
-        settings, enabled = resolve_options(options, self.config, admin=source.admin)
+        settings, enabled = resolve_options(
+            options, self.config, admin=source.admin, default_dispatch=self._dispatch
+        )
         registry = self._registry_for_running_loop()
         fetch = partial(registry.send, source.call)
-        return AsyncQuery(registry, source.key, fetch, settings, select or identity, enabled)
+        query = AsyncQuery(registry, source.key, fetch, settings, select or identity, enabled)
+        _follow_identity(registry, registry.send, query, source)
+        return query
+
+    def _identity_changed(self) -> None:
+        if self._query_registry is not None:
+            self._query_registry.follow_identity()
 
     def use_dashboard_data(
         self,

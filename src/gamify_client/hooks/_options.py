@@ -28,7 +28,8 @@ class QueryOptions(TypedDict, total=False):
     - ``keep_previous_data``: False shows no data while invalidated data is refetched, as the
       seed's hooks do (default True: the old data stays until the new arrives).
     - ``refetch_in_background``: keep polling while the window is unfocused (default False).
-    - ``dispatch``: how subscriber callbacks are run (default: called directly).
+    - ``dispatch``: how subscriber callbacks are run (default: the client's ``dispatch``, and
+      without one, called directly).
     """
 
     refetch_interval: float | None
@@ -55,11 +56,16 @@ class Settings:
 
 
 def resolve_options(
-    options: QueryOptions, config: ClientConfig, *, admin: bool
+    options: QueryOptions,
+    config: ClientConfig,
+    *,
+    admin: bool,
+    default_dispatch: Dispatch | None = None,
 ) -> tuple[Settings, bool]:
     """The settings and the initial ``enabled`` of a query with ``options``, defaults taken from
-    ``config`` (its admin poll period when ``admin``). Raises TypeError for an unknown option
-    and ConfigError for a duration out of range."""
+    ``config`` (its admin poll period when ``admin``) and, for ``dispatch``, from
+    ``default_dispatch`` (the client's). Raises TypeError for an unknown option and ConfigError
+    for a duration out of range."""
     unknown = set(options) - QueryOptions.__optional_keys__
     if unknown:
         raise TypeError(f"unknown query options: {', '.join(sorted(unknown))}")
@@ -79,6 +85,6 @@ def resolve_options(
         refetch_on_reconnect=options.get("refetch_on_reconnect", True),
         keep_previous_data=options.get("keep_previous_data", True),
         refetch_in_background=options.get("refetch_in_background", False),
-        dispatch=options.get("dispatch"),
+        dispatch=options.get("dispatch", default_dispatch),
     )
     return settings, options.get("enabled", True)
