@@ -785,3 +785,30 @@ def test_xp_not_updated_switch_still_works(make_api: ApiFactory, real: GamifyBac
         )
     )
     assert result.data.progress.new_total_xp == before
+
+
+def test_backend_takes_an_empty_due_date_as_none(backend: GamifyBackend, demo: DemoData) -> None:
+    # The real frontend's task form sends ``dueDate: ""`` when the field is left empty;
+    # Mongoose casts that to no date.
+    token = backend.token_for(demo.admin.id)
+    with httpx.Client(
+        transport=backend.transport(),
+        base_url=BASE_URL,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as raw:
+        created = raw.post(
+            "/api/task/create",
+            json={
+                "name": "Form task",
+                "description": "d",
+                "details": "d",
+                "category": demo.category_ids[0],
+                "difficulty": "Easy",
+                "dueDate": "",
+            },
+        )
+        assert created.status_code == 201
+        assert "dueDate" not in created.json()["task"]
+        edited = raw.patch(f"/api/task/edit/{demo.task_ids[0]}", json={"dueDate": ""})
+        assert edited.status_code == 200
+        assert edited.json().get("dueDate") is None

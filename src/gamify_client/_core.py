@@ -29,8 +29,9 @@ from .errors import (
     ResponseValidationError,
 )
 from .events import EventManager
+from .keys import Key
 from .models import LoginResult, MutationResult
-from .realtime import RealtimeSync
+from .realtime import MutationListener, RealtimeSync, Write
 from .refresh import DataRefreshManager
 
 __all__ = [
@@ -214,6 +215,33 @@ class BaseClient:
         self._set_auth_headers(value)
         if self.user_id != before:
             self._identity_changed()
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The headers every request of this client carries (its default headers and the
+        token's ``Authorization``), for a link to the same backend made outside the client.
+        A copy: changing it changes nothing."""
+        return dict(self._auth_headers)
+
+    def on_mutation(self, listener: MutationListener) -> Callable[[], None]:
+        """Call ``listener`` after each write this client (or a ``with_options`` copy of it)
+        made and applied, with the :class:`~gamify_client.realtime.AppliedMutation`: what a
+        bridge to other processes publishes. Returns an idempotent unsubscribe."""
+        return self._realtime.subscribe(listener)
+
+    def apply_remote_write(
+        self, write: Write[Any], request: Mapping[str, Any], result: Any
+    ) -> list[Key]:
+        """Apply a write another process made (its rule's patches, invalidations and event),
+        without announcing it to :meth:`on_mutation` listeners again; returns the keys it
+        invalidated."""
+        return self._realtime.after_mutation(write, request, result, remote=True)
+
+    @property
+    def writes_in_flight(self) -> int:
+        """How many writes of this client (and its ``with_options`` copies) are being sent or
+        settled right now."""
+        return self._realtime.writes_in_flight
 
     def _identity_changed(self) -> None:
         """The token now names another user (or none): data keyed by who asks follows it.

@@ -29,10 +29,10 @@ from ._core import (
     resolve_settings,
     unexpected_error,
 )
+from ._links import AsyncLinksMixin, LinksMixin
 from ._logging import log_request, log_response
-from .bridges import AsyncBridgeMixin, BridgeMixin
 from .config import ClientConfig
-from .errors import GamifyError
+from .errors import ClientClosedError, GamifyError
 from .events import EventManager
 from .hooks import AsyncQueriesMixin, Dispatch, QueriesMixin
 from .realtime import RealtimeSync
@@ -64,7 +64,7 @@ __all__ = ["AsyncGamifyClient", "GamifyClient"]
 T = TypeVar("T")
 
 
-class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
+class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
     """A blocking client for the Gamify backend.
 
     Every argument falls back to its ``GAMIFY_*`` environment variable, then to the default
@@ -136,14 +136,21 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
     def with_options(self, **changes: Any) -> GamifyClient:
         """A client with some settings changed (``token=``, ``timeout=``, ``max_retries=``,
         ...; ``token=None`` gives a client without one), sharing this one's connection pool,
-        cache, events and default ``dispatch``."""
-        return GamifyClient(
+        cache, events, default ``dispatch``, scheduler (so it starts no thread of its own),
+        focus and online managers, and real-time sync: a write through the copy reaches the
+        bridges and push listeners attached to this client. Closing the copy closes its
+        queries only."""
+        copy = GamifyClient(
             config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
+            scheduler=self.scheduler,
             dispatch=self.dispatch,
         )
+        copy._realtime = self._realtime
+        copy._share_managers(self)
+        return copy
 
     def _request(self, call: Call[T]) -> T:
         with self._realtime.sending(call.mutation):
@@ -190,8 +197,8 @@ class GamifyClient(QueriesMixin, BridgeMixin, BaseClient):
     def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
         """One attempt, bounded as a whole by the client's timeout: a server that trickles
         its answer cannot stretch it. A closed client sends nothing more."""
-        if self._closing.is_set():
-            raise GamifyError(f"the client is closed; {call.method} {call.path} was not sent")
+        if self._closing.is_set() or self._http.is_closed:
+            raise ClientClosedError(f"the client is closed; {call.method} {call.path} was not sent")
         try:
             request = self._build_request(self._http, call)
         except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
@@ -258,7 +265,7 @@ def _abort_in_flight(http: httpx.Client) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
+class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
     """The asyncio client: the same names as :class:`GamifyClient`, awaited.
 
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
@@ -305,6 +312,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._closed = False
         self._realtime = RealtimeSync(
             self.refresh_manager, self.events, settings, self.scheduler.call_later
         )
@@ -324,14 +332,20 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
 
     def with_options(self, **changes: Any) -> AsyncGamifyClient:
         """A client with some settings changed (``token=None`` gives a client without one),
-        sharing this one's connection pool, cache, events and default ``dispatch``."""
-        return AsyncGamifyClient(
+        sharing this one's connection pool, cache, events, default ``dispatch``, scheduler,
+        focus and online managers, and real-time sync (so its writes reach this client's
+        bridges). Closing the copy closes its queries only."""
+        copy = AsyncGamifyClient(
             config=self._config.with_changes(**changes),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
+            scheduler=self.scheduler,
             dispatch=self.dispatch,
         )
+        copy._realtime = self._realtime
+        copy._share_managers(self)
+        return copy
 
     async def _request(self, call: Call[T]) -> T:
         with self._realtime.sending(call.mutation):
@@ -370,7 +384,10 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
         raise AssertionError("tenacity ended without an outcome")
 
     async def _send_once(self, call: Call[Any], attempt: int) -> httpx.Response:
-        """One attempt, bounded as a whole by the client's timeout."""
+        """One attempt, bounded as a whole by the client's timeout. A closed client sends
+        nothing more."""
+        if self._closed or self._http.is_closed:
+            raise ClientClosedError(f"the client is closed; {call.method} {call.path} was not sent")
         try:
             request = self._build_request(self._http, call)
         except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
@@ -402,6 +419,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncBridgeMixin, BaseClient):
     async def close(self) -> None:
         """Close the client's bridges, push listeners and queries, stop its timers and close
         the connection pool (unless it was passed in as ``http_client``)."""
+        self._closed = True
         await self._close_links()
         self._close_queries()
         if self._owns_scheduler:

@@ -18,6 +18,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "GamifyError",
     "InternalServerError",
@@ -43,6 +44,11 @@ class GamifyError(Exception):
         super().__init__(message)
         self.message = message
         self.retries = retries
+
+
+class ClientClosedError(GamifyError):
+    """The client was closed: it sends nothing more. Make a new client (or do the work before
+    ``close()``)."""
 
 
 class APIConnectionError(GamifyError):

@@ -45,7 +45,7 @@ from .bridges._lifetime import LoopLink, ThreadLink, wait_set
 from .bridges._messages import EVENTS_PATH, MalformedMessage, MutationMessage, new_message_id
 from .bridges._remote import Backoff, RemoteApplier
 from .errors import APIStatusError
-from .realtime import AppliedMutation, RealtimeSync
+from .realtime import AppliedMutation
 
 if TYPE_CHECKING:
     from .client import AsyncGamifyClient, GamifyClient
@@ -111,7 +111,6 @@ class _PushCore:
     def __init__(
         self,
         client: BaseClient,
-        realtime: RealtimeSync,
         *,
         path: str,
         backoff: float,
@@ -122,7 +121,7 @@ class _PushCore:
         self.url = client.base_url + path
         self.shown_url = safe_url(self.url)
         self.applier = RemoteApplier(
-            realtime,
+            client,
             client.refresh_manager,
             origin=new_message_id(),
             where=f"the event stream {self.shown_url}",
@@ -130,10 +129,9 @@ class _PushCore:
             is_own=self._is_own,
         )
         self.server_origin: str | None = None
-        self._realtime = realtime
         self._own_writes: OrderedDict[str, None] = OrderedDict()
         self._own_capacity = seen_capacity
-        self._stop_recording = realtime.subscribe(self._remember)
+        self._stop_recording = client.on_mutation(self._remember)
         self.backoff = Backoff(backoff, backoff_max)
         self.mode = ListenMode.PUSH
         self.connected = False
@@ -176,7 +174,7 @@ class _PushCore:
         if (
             self.server_origin is None
             or event.event in (_HELLO_EVENT, _RESET_EVENT)
-            or self._realtime.writes_in_flight == 0
+            or self._client.writes_in_flight == 0
         ):
             return False
         try:
@@ -194,7 +192,7 @@ class _PushCore:
         return self._client.config.timeout if timeout is None else timeout
 
     def request_headers(self) -> dict[str, str]:
-        headers = dict(self._client._auth_headers)
+        headers = self._client.auth_headers
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
         return headers
@@ -329,7 +327,6 @@ class _ListenerBase(ABC, Generic[_ClientT, _HttpT]):
     ) -> None:
         self._core = _PushCore(
             client,
-            client._realtime,
             path=path,
             backoff=backoff,
             backoff_max=backoff_max,

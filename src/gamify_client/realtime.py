@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -50,6 +50,7 @@ __all__ = [
     "RealtimeSync",
     "Rule",
     "Write",
+    "WriteLink",
     "membership_keys",
     "scoped",
     "submission_keys",
@@ -408,6 +409,22 @@ class AppliedMutation:
 
 
 MutationListener = Callable[[AppliedMutation], None]
+
+
+class WriteLink(Protocol):
+    """What a link to other processes (a Redis bridge, a push listener) needs of a client, all
+    of it public: hear the client's own writes, apply another process's, and know whether a
+    write of the client is on its way."""
+
+    def on_mutation(self, listener: MutationListener) -> Callable[[], None]: ...
+
+    def apply_remote_write(
+        self, write: Write[Any], request: Mapping[str, Any], result: Any
+    ) -> list[Key]: ...
+
+    @property
+    def writes_in_flight(self) -> int: ...
+
 
 Schedule = Callable[[float, Callable[[], None]], object]
 """Runs a callable after a delay in seconds (the client's timer thread or event loop)."""

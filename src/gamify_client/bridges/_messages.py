@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from .._links import EVENTS_PATH
 from ..errors import GamifyError
 from ..keys import format_key
 from ..models import MutationResult
@@ -40,9 +41,6 @@ __all__ = [
 ]
 
 WIRE_VERSION = 1
-
-EVENTS_PATH = "/api/events"
-"""The backend's server-push route (the reference backend has it; the real service does not)."""
 
 
 class MalformedMessage(ValueError):

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from .._logging import logger
 from ..keys import Key
-from ..realtime import RealtimeSync
+from ..realtime import WriteLink
 from ..refresh import DataRefreshManager
 from ..resources import ALL_WRITES
 from ._messages import MalformedMessage, MutationMessage
@@ -78,7 +78,7 @@ class RemoteApplier:
 
     def __init__(
         self,
-        realtime: RealtimeSync,
+        link: WriteLink,
         manager: DataRefreshManager,
         *,
         origin: str,
@@ -88,7 +88,7 @@ class RemoteApplier:
     ) -> None:
         self.origin = origin
         self._is_own = is_own
-        self._realtime = realtime
+        self._link = link
         self._manager = manager
         self._where = where
         self._seen = SeenIds(seen_capacity)
@@ -122,9 +122,7 @@ class RemoteApplier:
             result = message.result()
         except MalformedMessage as err:
             return self._malformed(err)
-        self._realtime.after_mutation(
-            ALL_WRITES[message.mutation], message.request, result, remote=True
-        )
+        self._link.apply_remote_write(ALL_WRITES[message.mutation], message.request, result)
         logger.debug("applied %s %s from %s", message.mutation, message.id, self._where)
         return self._count(Delivery.APPLIED)
 

@@ -40,7 +40,7 @@ from .._logging import logger
 from .._loops import running_loop
 from ..config import ConfigError
 from ..keys import Key
-from ..realtime import AppliedMutation, RealtimeSync
+from ..realtime import AppliedMutation, WriteLink
 from ..refresh import DataRefreshManager
 from ._lifetime import LoopLink, ThreadLink, wait_set
 from ._messages import MutationMessage, new_message_id
@@ -109,7 +109,7 @@ class _BridgeCore:
 
     def __init__(
         self,
-        realtime: RealtimeSync,
+        link: WriteLink,
         manager: DataRefreshManager,
         *,
         channel: str,
@@ -123,7 +123,7 @@ class _BridgeCore:
         self.origin = new_message_id()
         self.channel = channel
         self.applier = RemoteApplier(
-            realtime,
+            link,
             manager,
             origin=self.origin,
             where=f"Redis channel {channel}",
@@ -247,7 +247,7 @@ class _BridgeBase(ABC, Generic[_ClientT]):
         self._idle_timeout = idle_timeout
         self._connect_timeout = connect_timeout
         self._core = _BridgeCore(
-            client._realtime,
+            client,
             client.refresh_manager,
             channel=channel or default_channel(client.base_url),
             seen_capacity=seen_capacity,
@@ -344,7 +344,7 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
             return self
         if self._closing.is_set():
             raise RuntimeError("this bridge was closed")
-        self._stop_publishing = self.client._realtime.subscribe(self._on_local_write)
+        self._stop_publishing = self.client.on_mutation(self._on_local_write)
         self._thread = threading.Thread(
             target=self._listen, name="gamify-redis-bridge", daemon=True
         )
@@ -479,7 +479,7 @@ class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
         if self._closed:
             raise RuntimeError("this bridge was closed")
         loop = self._loop = asyncio.get_running_loop()
-        self._stop_publishing = self.client._realtime.subscribe(self._on_local_write)
+        self._stop_publishing = self.client.on_mutation(self._on_local_write)
         self._tasks = [
             loop.create_task(self._listen(), name="gamify-redis-bridge"),
             loop.create_task(self._publish_forever(), name="gamify-redis-publisher"),

@@ -97,6 +97,11 @@ class _LiveQueries(BaseClient):
         stale queries refetch when it comes back."""
         self.online.set_online(online)
 
+    def _share_managers(self, parent: _LiveQueries) -> None:
+        """Make this client (a ``with_options`` copy) follow ``parent``'s focus and network:
+        one ``set_focused`` or ``set_online`` reaches the queries of both."""
+        self.focus, self.online = parent.focus, parent.online
+
     def _init_focus_and_online(self) -> None:
         self.focus = FocusManager()
         self.online = OnlineManager()
@@ -146,6 +151,13 @@ class QueriesMixin(_LiveQueries):
 
     def _close_queries(self) -> None:
         self._query_registry.close()
+
+    def _share_managers(self, parent: _LiveQueries) -> None:
+        super()._share_managers(parent)
+        # The registry has no query yet: made again, it listens to the shared managers.
+        self._query_registry = SyncQueryRegistry(
+            scheduler=self.scheduler, send=self._query_registry.send, **self._registry_parts()
+        )
 
     def _open(
         self, source: _Source, select: Callable[[Any], Any] | None, options: QueryOptions

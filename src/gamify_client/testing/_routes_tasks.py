@@ -189,8 +189,9 @@ class FieldCaster:
 
     def date(self, path: str, value: Any) -> str | None:
         """A Date path: an ISO-8601 text or milliseconds since the epoch, written back as the
-        service writes dates."""
-        if value is None:
+        service writes dates. An empty text is no date, as Mongoose casts it (a form's empty
+        date field)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
         try:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -608,7 +609,7 @@ def _editable(ctx: Context, fields: dict[str, Any]) -> Doc:
         changes["points"] = cast.number("points", fields["points"])
     if fields.get("resources") is not None:
         changes["resources"] = cast.strings("resources", fields["resources"])
-    if fields.get("dueDate") is not None:
+    if "dueDate" in fields:
         changes["dueDate"] = cast.date("dueDate", fields["dueDate"])
     if fields.get("submissionTypes") is not None:
         changes["submissionTypes"] = cast.strings(

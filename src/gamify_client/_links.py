@@ -1,7 +1,10 @@
 """``attach_bridge`` and ``listen``: how a client joins the other processes of its deployment.
 
-The Redis bridge and the push listener live in modules that need optional extras, so they are
-imported when first asked for, with an install hint when the extra is missing.
+The client imports no bridge code: the Redis bridge and the push listener live in modules that
+need optional extras, and are imported only when these methods are first called (with an
+install hint when the extra is missing). Each link attaches through the client's public hooks
+(:meth:`~gamify_client.GamifyClient.on_mutation`, ``apply_remote_write``, ``auth_headers``),
+as a link made by hand would; these methods only remember it, to close it with the client.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from ._messages import EVENTS_PATH
-
 if TYPE_CHECKING:
-    from ..client import AsyncGamifyClient, GamifyClient
-    from ..push import AsyncPushListener, PushListener
-    from .redis import AsyncRedisBridge, RedisBridge
+    from .bridges.redis import AsyncRedisBridge, RedisBridge
+    from .client import AsyncGamifyClient, GamifyClient
+    from .push import AsyncPushListener, PushListener
 
-__all__ = ["AsyncBridgeMixin", "BridgeMixin"]
+__all__ = ["EVENTS_PATH", "AsyncLinksMixin", "LinksMixin"]
+
+EVENTS_PATH = "/api/events"
+"""The backend's server-push route (the reference backend has it; the real service does not)."""
 
 
 @contextmanager
@@ -33,7 +37,7 @@ def _needs_extra(extra: str) -> Iterator[None]:
         ) from err
 
 
-class BridgeMixin:
+class LinksMixin:
     """The links of :class:`~gamify_client.GamifyClient` to other processes."""
 
     _push_listener: PushListener | None = None
@@ -55,7 +59,7 @@ class BridgeMixin:
         this client, a Redis URL, or None for ``GAMIFY_REDIS_URL``; ``channel`` overrides
         the default one of the backend. Returns the started bridge: close it when done."""
         with _needs_extra("redis"):
-            from .redis import RedisBridge
+            from .bridges.redis import RedisBridge
         attached = RedisBridge._made_for(cast("GamifyClient", self), bridge, channel)
         self._attached_bridges = (*self._attached_bridges, attached)
         return attached.start()
@@ -72,7 +76,7 @@ class BridgeMixin:
         answered (``timeout``: by default the client's); its ``mode`` is ``"polling"`` when the
         backend has no event stream. Raises the typed error when the token is refused."""
         with _needs_extra("push"):
-            from ..push import PushListener
+            from .push import PushListener
         current = self._push_listener
         if current is not None and not current.closed:
             return current
@@ -81,7 +85,7 @@ class BridgeMixin:
         return listener.start(timeout)
 
 
-class AsyncBridgeMixin:
+class AsyncLinksMixin:
     """The links of :class:`~gamify_client.AsyncGamifyClient` to other processes."""
 
     _push_listener: AsyncPushListener | None = None
@@ -103,7 +107,7 @@ class AsyncBridgeMixin:
         :class:`~gamify_client.bridges.redis.AsyncRedisBridge` made for this client, a Redis
         URL, or None for ``GAMIFY_REDIS_URL``. Returns the started bridge: close it when done."""
         with _needs_extra("redis"):
-            from .redis import AsyncRedisBridge
+            from .bridges.redis import AsyncRedisBridge
         attached = AsyncRedisBridge._made_for(cast("AsyncGamifyClient", self), bridge, channel)
         self._attached_bridges = (*self._attached_bridges, attached)
         return await attached.start()
@@ -120,7 +124,7 @@ class AsyncBridgeMixin:
         backend answered; its ``mode`` is ``"polling"`` when the backend has no event stream.
         Raises the typed error when the token is refused."""
         with _needs_extra("push"):
-            from ..push import AsyncPushListener
+            from .push import AsyncPushListener
         current = self._push_listener
         if current is not None and not current.closed:
             return current
