@@ -5,15 +5,38 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple, Unpack
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, Unpack
 
 from .._core import BaseClient, Call
 from ..focus import FocusManager, OnlineManager
 from ..keys import CacheKey, Key
-from ..models import Batch, BatchProgressReport, Dashboard, Task, UserBatchProgress
-from ..resources.batches import list_batches
-from ..resources.progress import get_batch_progress, get_dashboard, get_user_progress
+from ..models import (
+    AnalyticsSummary,
+    Batch,
+    BatchProgressReport,
+    Category,
+    Dashboard,
+    EngagementReport,
+    EnrollmentReport,
+    Feedback,
+    Notification,
+    PerformanceReport,
+    Task,
+    UserBatchProgress,
+    UsersListing,
+)
+from ..resources.analytics import get_engagement, get_enrollment, get_performance, get_summary
+from ..resources.batches import available_batches, enrolled_batches, list_batches
+from ..resources.categories import get_category, list_categories
+from ..resources.feedback import list_mentor, list_received, list_sent, list_task, list_timeline
+from ..resources.progress import (
+    get_batch_progress,
+    get_dashboard,
+    get_user_progress,
+    list_notifications,
+)
 from ..resources.tasks import list_tasks
+from ..resources.users import list_users
 from ..timers import AsyncScheduler, Scheduler
 from ._async import AsyncQuery, AsyncQueryRegistry, running_loop
 from ._observer import QueryObserver, identity
@@ -31,8 +54,34 @@ if TYPE_CHECKING:
     UserProgressView = DefaultingTypeVar("UserProgressView", default=UserBatchProgress)
     TasksView = DefaultingTypeVar("TasksView", default=list[Task])
     BatchesView = DefaultingTypeVar("BatchesView", default=list[Batch])
+    UsersView = DefaultingTypeVar("UsersView", default=UsersListing)
+    CategoryView = DefaultingTypeVar("CategoryView", default=Category)
+    CategoriesView = DefaultingTypeVar("CategoriesView", default=list[Category])
+    AnalyticsView = DefaultingTypeVar("AnalyticsView", default="BatchReport")
+    FeedbackListView = DefaultingTypeVar("FeedbackListView", default=list[Feedback])
+    NotificationsView = DefaultingTypeVar("NotificationsView", default=list[Notification])
 
-__all__ = ["AsyncQueriesMixin", "QueriesMixin"]
+__all__ = ["AnalyticsReport", "AsyncQueriesMixin", "BatchReport", "FeedbackView", "QueriesMixin"]
+
+AnalyticsReport: TypeAlias = Literal["enrollment", "engagement", "performance", "summary"]
+"""The batch analytics reports a live query can show (``/api/analytics/batch/:id/<report>``)."""
+BatchReport: TypeAlias = EnrollmentReport | EngagementReport | PerformanceReport | AnalyticsSummary
+FeedbackView: TypeAlias = Literal["received", "sent", "mentor", "task", "timeline"]
+"""Which feedback of a user a live query shows."""
+
+_ANALYTICS: dict[str, Callable[[str], Call[Any]]] = {
+    "enrollment": get_enrollment,
+    "engagement": get_engagement,
+    "performance": get_performance,
+    "summary": get_summary,
+}
+_FEEDBACK: dict[str, Callable[[str], Call[Any]]] = {
+    "received": list_received,
+    "sent": list_sent,
+    "mentor": list_mentor,
+    "task": list_task,
+    "timeline": list_timeline,
+}
 
 
 class _Source(NamedTuple):
@@ -130,6 +179,40 @@ class _LiveQueries(BaseClient):
     def _tasks_source(self) -> _Source:
         return _Source(CacheKey.TASKS, list_tasks())
 
+    def _users_source(self) -> _Source:
+        return _Source(
+            (CacheKey.USERS, self.user_id), list_users(), admin=True, follow=self._users_source
+        )
+
+    def _enrolled_batches_source(self) -> _Source:
+        key = (CacheKey.USER_BATCHES, self.user_id)
+        return _Source(key, enrolled_batches(), follow=self._enrolled_batches_source)
+
+    def _available_batches_source(self) -> _Source:
+        key = (CacheKey.AVAILABLE_BATCHES, self.user_id)
+        return _Source(key, available_batches(), follow=self._available_batches_source)
+
+    def _categories_source(self, batch_id: str | None) -> _Source:
+        return _Source((CacheKey.CATEGORIES, batch_id), list_categories(batch_id))
+
+    def _category_source(self, category_id: str, batch_id: str | None) -> _Source:
+        key = (CacheKey.CATEGORY_TASKS, category_id, batch_id)
+        return _Source(key, get_category(category_id, batch_id=batch_id))
+
+    def _analytics_source(self, batch_id: str, report: AnalyticsReport) -> _Source:
+        if report not in _ANALYTICS:
+            raise ValueError(f"unknown report {report!r}; one of {sorted(_ANALYTICS)}")
+        key = (CacheKey.ANALYTICS, batch_id, report)
+        return _Source(key, _ANALYTICS[report](batch_id), admin=True)
+
+    def _feedback_source(self, user_id: str, view: FeedbackView) -> _Source:
+        if view not in _FEEDBACK:
+            raise ValueError(f"unknown feedback view {view!r}; one of {sorted(_FEEDBACK)}")
+        return _Source((CacheKey.FEEDBACK, user_id, view), _FEEDBACK[view](user_id))
+
+    def _notifications_source(self, user_id: str) -> _Source:
+        return _Source((CacheKey.NOTIFICATIONS, user_id), list_notifications(user_id))
+
     def _batches_source(self) -> _Source:
         return _Source(
             (CacheKey.BATCHES, self.user_id), list_batches(), follow=self._batches_source
@@ -222,6 +305,91 @@ class QueriesMixin(_LiveQueries):
     ) -> Query[BatchesView]:
         """The batches the logged-in user may see, live (key ``(batches, user_id)``)."""
         return self._open(self._batches_source(), select, options)
+
+    def use_users_data(
+        self,
+        *,
+        select: Callable[[UsersListing], UsersView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[UsersView]:
+        """Every account the logged-in staff member may see (superadmins, admins, mentors, users),
+        live (admin data: key ``(users, caller_id)``)."""
+        return self._open(self._users_source(), select, options)
+
+    def use_enrolled_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[BatchesView]:
+        """The batches the logged-in user is enrolled in, live (key ``(user-batches, user_id)``)."""
+        return self._open(self._enrolled_batches_source(), select, options)
+
+    def use_available_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[BatchesView]:
+        """The batches the logged-in user may enrol in, live (key ``(available-batches,
+        user_id)``)."""
+        return self._open(self._available_batches_source(), select, options)
+
+    def use_categories_data(
+        self,
+        batch_id: str | None = None,
+        *,
+        select: Callable[[list[Category]], CategoriesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[CategoriesView]:
+        """The categories (lessons), all or one batch's, live (key ``(categories, batch_id)``)."""
+        return self._open(self._categories_source(batch_id), select, options)
+
+    def use_category_data(
+        self,
+        category_id: str,
+        batch_id: str | None = None,
+        *,
+        select: Callable[[Category], CategoryView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[CategoryView]:
+        """A category with its tasks, live (key ``(category-tasks, category_id, batch_id)``)."""
+        return self._open(self._category_source(category_id, batch_id), select, options)
+
+    def use_batch_analytics_data(
+        self,
+        batch_id: str,
+        report: AnalyticsReport = "summary",
+        *,
+        select: Callable[[BatchReport], AnalyticsView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[AnalyticsView]:
+        """One of a batch's analytics reports, live (admin data: key ``(analytics, batch_id,
+        report)``)."""
+        return self._open(self._analytics_source(batch_id, report), select, options)
+
+    def use_feedback_data(
+        self,
+        user_id: str,
+        view: FeedbackView = "received",
+        *,
+        select: Callable[[list[Feedback]], FeedbackListView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[FeedbackListView]:
+        """A user's feedback (received, sent, mentor, task or timeline), live (key ``(feedback,
+        user_id, view)``)."""
+        return self._open(self._feedback_source(user_id, view), select, options)
+
+    def use_notifications_data(
+        self,
+        user_id: str,
+        *,
+        select: Callable[[list[Notification]], NotificationsView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> Query[NotificationsView]:
+        """A user's notifications (overdue and graded tasks), live (key ``(notifications,
+        user_id)``)."""
+        return self._open(self._notifications_source(user_id), select, options)
 
 
 class AsyncQueriesMixin(_LiveQueries):
@@ -327,3 +495,88 @@ class AsyncQueriesMixin(_LiveQueries):
     ) -> AsyncQuery[BatchesView]:
         """The batches the logged-in user may see, live (key ``(batches, user_id)``)."""
         return self._open(self._batches_source(), select, options)
+
+    def use_users_data(
+        self,
+        *,
+        select: Callable[[UsersListing], UsersView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[UsersView]:
+        """Every account the logged-in staff member may see (superadmins, admins, mentors, users),
+        live (admin data: key ``(users, caller_id)``)."""
+        return self._open(self._users_source(), select, options)
+
+    def use_enrolled_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[BatchesView]:
+        """The batches the logged-in user is enrolled in, live (key ``(user-batches, user_id)``)."""
+        return self._open(self._enrolled_batches_source(), select, options)
+
+    def use_available_batches_data(
+        self,
+        *,
+        select: Callable[[list[Batch]], BatchesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[BatchesView]:
+        """The batches the logged-in user may enrol in, live (key ``(available-batches,
+        user_id)``)."""
+        return self._open(self._available_batches_source(), select, options)
+
+    def use_categories_data(
+        self,
+        batch_id: str | None = None,
+        *,
+        select: Callable[[list[Category]], CategoriesView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[CategoriesView]:
+        """The categories (lessons), all or one batch's, live (key ``(categories, batch_id)``)."""
+        return self._open(self._categories_source(batch_id), select, options)
+
+    def use_category_data(
+        self,
+        category_id: str,
+        batch_id: str | None = None,
+        *,
+        select: Callable[[Category], CategoryView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[CategoryView]:
+        """A category with its tasks, live (key ``(category-tasks, category_id, batch_id)``)."""
+        return self._open(self._category_source(category_id, batch_id), select, options)
+
+    def use_batch_analytics_data(
+        self,
+        batch_id: str,
+        report: AnalyticsReport = "summary",
+        *,
+        select: Callable[[BatchReport], AnalyticsView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[AnalyticsView]:
+        """One of a batch's analytics reports, live (admin data: key ``(analytics, batch_id,
+        report)``)."""
+        return self._open(self._analytics_source(batch_id, report), select, options)
+
+    def use_feedback_data(
+        self,
+        user_id: str,
+        view: FeedbackView = "received",
+        *,
+        select: Callable[[list[Feedback]], FeedbackListView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[FeedbackListView]:
+        """A user's feedback (received, sent, mentor, task or timeline), live (key ``(feedback,
+        user_id, view)``)."""
+        return self._open(self._feedback_source(user_id, view), select, options)
+
+    def use_notifications_data(
+        self,
+        user_id: str,
+        *,
+        select: Callable[[list[Notification]], NotificationsView] | None = None,
+        **options: Unpack[QueryOptions],
+    ) -> AsyncQuery[NotificationsView]:
+        """A user's notifications (overdue and graded tasks), live (key ``(notifications,
+        user_id)``)."""
+        return self._open(self._notifications_source(user_id), select, options)
