@@ -59,7 +59,11 @@ def main() -> None:
     """Print ``backend_requests_per_s``: submissions per second against ``serve()``."""
     with GamifyBackend() as backend:
         user_id, task_ids = _prepare(backend)
-        with backend.serve() as base_url, httpx.Client(base_url=base_url) as client:
+        learner = {"Authorization": f"Bearer {backend.token_for(user_id)}"}
+        with (
+            backend.serve() as base_url,
+            httpx.Client(base_url=base_url, headers=learner) as client,
+        ):
             client.get("/")
             started = time.perf_counter()
             for task_id in task_ids:

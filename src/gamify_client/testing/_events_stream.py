@@ -136,15 +136,14 @@ def _batch_members(batch: Mapping[str, Any]) -> set[str]:
 
 
 def _staff_over(store: DocumentStore, user_id: str) -> set[str]:
-    """The admin a user belongs to, and the admin and mentor of each batch listing them."""
+    """The admin a user belongs to, and the admin and mentor of each batch the user has
+    progress in (enrolment makes it): found through the user's own documents, so the cost
+    follows that user, not every batch the backend holds."""
     user = store.get(Collection.USERS, user_id)
     staff = _ids(user.get("parentId")) if user is not None else set()
     for progress in store.find(Collection.PROGRESS, userId=user_id):
         batch = store.get(Collection.BATCHES, str(progress.get("batchId")))
         if batch is not None:
-            staff |= _batch_staff(batch)
-    for batch in store.find(Collection.BATCHES):
-        if user_id in _batch_members(batch):
             staff |= _batch_staff(batch)
     return staff
 
