@@ -141,8 +141,8 @@ def _staff_over(store: DocumentStore, user_id: str) -> set[str]:
     follows that user, not every batch the backend holds."""
     user = store.get(Collection.USERS, user_id)
     staff = _ids(user.get("parentId")) if user is not None else set()
-    for progress in store.find(Collection.PROGRESS, userId=user_id):
-        batch = store.get(Collection.BATCHES, str(progress.get("batchId")))
+    for batch_id in store.values(Collection.PROGRESS, "batchId", userId=user_id):
+        batch = store.get(Collection.BATCHES, str(batch_id))
         if batch is not None:
             staff |= _batch_staff(batch)
     return staff

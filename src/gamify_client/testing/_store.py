@@ -165,6 +165,23 @@ class DocumentStore:
         )
         return [_load(row[0]) for row in rows]
 
+    def values(self, collection: Collection, field: str, **where: str) -> list[str | None]:
+        """The indexed ``field`` of the documents whose indexed fields equal ``where``, read
+        from its column, without loading the documents."""
+        unknown = ({field} | set(where)) - set(collection.indexed_fields)
+        if unknown:
+            raise ValueError(f"{collection} has no indexed {sorted(unknown)}")
+        clause = " AND ".join(f'"{name}" = ?' for name in where) or "1"
+        rows = (
+            self._cursor()
+            .execute(
+                f'SELECT "{field}" FROM "{collection}" WHERE {clause} ORDER BY rowid',
+                list(where.values()),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
     def find_one(self, collection: Collection, **where: str) -> Doc | None:
         """The first document :meth:`find` would return, or None."""
         found = self.find(collection, **where)
