@@ -63,6 +63,59 @@ def _import_uvicorn() -> Any:
 
 
 def guarded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
+    """uvicorn's fastest HTTP protocol here (httptools when it is installed, else h11) with
+    :class:`ServerLimits`' head deadline and connection cap."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return _guarded_h11(limits)
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        """Closes a connection whose request head is not complete in time (an idle socket or
+        a trickled head), and any connection beyond the cap."""
+
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                transport.close()
+                return
+            self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+        def on_headers_complete(self) -> None:
+            self._disarm_head_deadline()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def _arm_head_deadline(self) -> None:
+            self._disarm_head_deadline()
+            self._head_deadline = self.loop.call_later(
+                limits.request_head_timeout, self._head_timed_out
+            )
+
+        def _disarm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_timed_out(self) -> None:
+            self._head_deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedHttpToolsProtocol
+
+
+def _guarded_h11(limits: ServerLimits) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with :class:`ServerLimits`' head deadline and connection cap."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
