@@ -333,3 +333,20 @@ def test_a_live_query_shows_the_patch_at_once_and_the_refetch_follows(world: Wor
         query.wait_for(lambda q: not q.fetching and not q.is_stale, timeout=5)
         assert query.data.overall_stats.user_total_xp == result.real_time.new_total_xp
         assert query.error is None
+
+
+def test_evolve_makes_what_model_copy_makes() -> None:
+    from gamify_client.models import OverallStats
+    from gamify_client.realtime import evolve
+
+    stats = OverallStats.model_validate({"userTotalXP": 10, "currentStreak": 2, "extra": "kept"})
+    changes = {"user_total_xp": 50}
+
+    evolved = evolve(stats, changes)
+
+    copied = stats.model_copy(update=changes)
+    assert evolved == copied
+    assert evolved.model_fields_set == copied.model_fields_set
+    assert evolved.model_extra == {"extra": "kept"}
+    assert stats.user_total_xp == 10
+    assert evolve(stats, {}) is stats

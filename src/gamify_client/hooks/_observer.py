@@ -206,7 +206,8 @@ class QueryObserver(Generic[T]):
             return
         dispatch = self._settings.dispatch
         if dispatch is None:
-            self._run_subscribers()
+            if self._subscribers:
+                self._run_subscribers()
         else:
             for token in tuple(self._subscribers):
                 try:
