@@ -402,7 +402,8 @@ def test_tk_dashboard_example_runs_in_a_window_with_simulated_activity(x_display
     lines = lines_of(
         run_example(
             "tk_dashboard.py",
-            *("--simulate-after", "0.5", "--exit-after", "4"),
+            # A wide margin after the simulated write, so a loaded machine still shows it.
+            *("--simulate-after", "0.5", "--exit-after", "7"),
             env={**os.environ, "DISPLAY": x_display},
         )
     )
