@@ -7,8 +7,6 @@ the async client.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -20,13 +18,10 @@ import pytest
 import respx
 
 from gamify_client import (
-    AsyncGamifyClient,
     AuthenticationError,
     BadRequestError,
     CacheKey,
-    ClientConfig,
     Event,
-    GamifyClient,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -47,6 +42,8 @@ from gamify_client.models import (
     TaskManagementReport,
 )
 from gamify_client.testing import DemoData, GamifyBackend
+from tests import _api_support
+from tests._api_support import Api, ApiFactory
 
 BASE_URL = "http://gamify.test"
 
@@ -65,63 +62,8 @@ NOW = "2024-03-18T10:00:00.000Z"
 # --- clients ------------------------------------------------------------------------------------
 
 
-class Api:
-    """One client, sync or async, called the same way: ``api(lambda c: c.analytics.x())``."""
-
-    def __init__(
-        self, client: GamifyClient | AsyncGamifyClient, loop: asyncio.AbstractEventLoop | None
-    ) -> None:
-        self.client = client
-        self._loop = loop
-
-    def __call__(self, call: Callable[[Any], Any]) -> Any:
-        outcome = call(self.client)
-        if self._loop is None:
-            return outcome
-        assert inspect.iscoroutine(outcome), "the async client must return a coroutine"
-        return self._loop.run_until_complete(outcome)
-
-    def close(self) -> None:
-        if isinstance(self.client, GamifyClient):
-            self.client.close()
-        elif self._loop is not None:
-            self._loop.run_until_complete(self.client.close())
-
-
-ApiFactory = Callable[..., Api]
-
-
-@pytest.fixture(params=["sync", "async"])
-def make_api(request: pytest.FixtureRequest) -> Iterator[ApiFactory]:
-    """Clients of the parametrised flavour, to respx (no transport) or to a backend."""
-    loop = asyncio.new_event_loop() if request.param == "async" else None
-    made: list[Api] = []
-
-    def make(
-        backend: GamifyBackend | None = None, token: str | None = None, retries: int = 0
-    ) -> Api:
-        config = ClientConfig(base_url=BASE_URL, max_retries=retries, task_completion_delay=0)
-        client: GamifyClient | AsyncGamifyClient
-        if loop is None:
-            http = httpx.Client(transport=backend.transport()) if backend else None
-            client = GamifyClient(config=config, token=token, http_client=http)
-        else:
-            ahttp = httpx.AsyncClient(transport=backend.transport()) if backend else None
-            client = AsyncGamifyClient(config=config, token=token, http_client=ahttp)
-        made.append(Api(client, loop))
-        return made[-1]
-
-    yield make
-    for api in made:
-        api.close()
-    if loop is not None:
-        loop.close()
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE_URL, assert_all_called=True) as mock:
-        yield mock
+make_api = _api_support.make_api
+router = _api_support.router
 
 
 def invalidated(api: Api, key: Any) -> bool:
@@ -590,7 +532,7 @@ def test_a_failed_report_is_an_internal_server_error(
     route = router.get(f"/api/analytics/batch/{BATCH_ID}/performance").respond(500, json=body)
 
     with pytest.raises(InternalServerError, match="Failed to fetch performance analytics"):
-        make_api(retries=1)(lambda c: c.analytics.performance(BATCH_ID))
+        make_api(max_retries=1)(lambda c: c.analytics.performance(BATCH_ID))
 
     assert route.call_count == 1
 
@@ -601,7 +543,7 @@ def test_a_grade_is_never_sent_twice(make_api: ApiFactory, router: respx.MockRou
     )
 
     with pytest.raises(InternalServerError, match="Failed to grade submission"):
-        make_api(retries=2)(
+        make_api(max_retries=2)(
             lambda c: c.analytics.grade_submission(submission_id=SUBMISSION_ID, grade=90)
         )
 
@@ -739,7 +681,7 @@ def as_role(make_api: ApiFactory, backend: GamifyBackend, demo: DemoData) -> Cal
 
     def make(role: str) -> Api:
         account = demo.users[0] if role == "user" else getattr(demo, role)
-        return make_api(backend, backend.token_for(account.id))
+        return make_api(backend=backend, token=backend.token_for(account.id))
 
     return make
 
@@ -980,7 +922,7 @@ def test_reads_and_grading_need_staff_or_the_batchs_mentor(
     backend: GamifyBackend,
 ) -> None:
     submission_id = setup.submit(0, 0)
-    anonymous, learner = make_api(backend), as_role("user")
+    anonymous, learner = make_api(backend=backend), as_role("user")
 
     with pytest.raises(AuthenticationError, match="No token provided"):
         anonymous(lambda c: c.analytics.performance(demo.batch_id))

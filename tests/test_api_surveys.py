@@ -3,10 +3,8 @@ backend, for the sync and the async client."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,19 +12,18 @@ import pytest
 import respx
 
 from gamify_client import (
-    AsyncGamifyClient,
     AuthenticationError,
     BadRequestError,
     CacheKey,
-    ClientConfig,
     Event,
-    GamifyClient,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
 )
 from gamify_client.models import Category, SurveyResponse
 from gamify_client.testing import DemoData, GamifyBackend
+from tests import _api_support
+from tests._api_support import Api, ApiFactory
 
 BASE_URL = "http://gamify.test"
 USER_ID = "65f0c1a2b3c4d5e6f7a8b903"
@@ -36,62 +33,8 @@ OLDER_ID = "65f0c1a2b3c4d5e6f7a8b981"
 AT = "2024-03-15T08:41:03.256Z"
 
 
-class Api:
-    """One client, sync or async, called the same way: ``api(lambda c: c.surveys.x())``."""
-
-    def __init__(
-        self, client: GamifyClient | AsyncGamifyClient, loop: asyncio.AbstractEventLoop | None
-    ) -> None:
-        self.client = client
-        self._loop = loop
-
-    def __call__(self, call: Callable[[Any], Any]) -> Any:
-        outcome = call(self.client)
-        if self._loop is None:
-            return outcome
-        assert inspect.iscoroutine(outcome), "the async client must return a coroutine"
-        return self._loop.run_until_complete(outcome)
-
-    def close(self) -> None:
-        if isinstance(self.client, GamifyClient):
-            self.client.close()
-        elif self._loop is not None:
-            self._loop.run_until_complete(self.client.close())
-
-
-ApiFactory = Callable[..., Api]
-
-
-@pytest.fixture(params=["sync", "async"])
-def make_api(request: pytest.FixtureRequest) -> Iterator[ApiFactory]:
-    loop = asyncio.new_event_loop() if request.param == "async" else None
-    made: list[Api] = []
-
-    def make(
-        backend: GamifyBackend | None = None, token: str | None = None, retries: int = 0
-    ) -> Api:
-        config = ClientConfig(base_url=BASE_URL, max_retries=retries, task_completion_delay=0)
-        client: GamifyClient | AsyncGamifyClient
-        if loop is None:
-            http = httpx.Client(transport=backend.transport()) if backend else None
-            client = GamifyClient(config=config, token=token, http_client=http)
-        else:
-            ahttp = httpx.AsyncClient(transport=backend.transport()) if backend else None
-            client = AsyncGamifyClient(config=config, token=token, http_client=ahttp)
-        made.append(Api(client, loop))
-        return made[-1]
-
-    yield make
-    for api in made:
-        api.close()
-    if loop is not None:
-        loop.close()
-
-
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE_URL, assert_all_called=True) as mock:
-        yield mock
+make_api = _api_support.make_api
+router = _api_support.router
 
 
 def response_doc(**changes: Any) -> dict[str, Any]:
@@ -180,7 +123,7 @@ def test_a_failed_save_is_an_error_and_never_resent(
     )
 
     with pytest.raises(InternalServerError, match="Failed to save survey response"):
-        make_api(token="t", retries=2)(
+        make_api(token="t", max_retries=2)(
             lambda c: c.surveys.submit(user_id=USER_ID, category_id="x", answers=[1])
         )
 
@@ -204,7 +147,7 @@ def test_no_token_is_an_authentication_error(
 @pytest.fixture
 def as_user(make_api: ApiFactory, backend: GamifyBackend, demo: DemoData) -> Callable[[int], Api]:
     def make(index: int) -> Api:
-        return make_api(backend, backend.token_for(demo.users[index].id))
+        return make_api(backend=backend, token=backend.token_for(demo.users[index].id))
 
     return make
 
@@ -236,7 +179,7 @@ def test_only_the_user_or_staff_read_and_write_responses(
     backend: GamifyBackend,
 ) -> None:
     learner, other = as_user(0), demo.users[1].id
-    admin = make_api(backend, backend.token_for(demo.admin.id))
+    admin = make_api(backend=backend, token=backend.token_for(demo.admin.id))
     admin(lambda c: c.surveys.submit(user_id=other, category_id=demo.category_ids[0], answers=[2]))
 
     with pytest.raises(PermissionDeniedError):
