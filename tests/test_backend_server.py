@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -258,6 +259,16 @@ def _connect(base_url: str) -> socket.socket:
     return socket.create_connection((url.host, url.port), timeout=5)
 
 
+@pytest.fixture(params=["httptools", "h11"])
+def http_protocol(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's HTTP protocol: httptools where it is installed, and h11, as on a machine
+    without it (its import then fails)."""
+    if request.param == "h11":
+        monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("http_protocol")
 def test_sockets_that_never_send_a_byte_are_closed(backend: GamifyBackend) -> None:
     with backend.serve(limits=ServerLimits(request_head_timeout=0.5)) as url:
         sockets = [_connect(url) for _ in range(20)]
@@ -271,6 +282,7 @@ def test_sockets_that_never_send_a_byte_are_closed(backend: GamifyBackend) -> No
                 sock.close()
 
 
+@pytest.mark.usefixtures("http_protocol")
 def test_a_header_trickle_is_cut(backend: GamifyBackend) -> None:
     with backend.serve(limits=ServerLimits(request_head_timeout=0.5)) as url:
         sock = _connect(url)
@@ -291,6 +303,7 @@ def test_a_header_trickle_is_cut(backend: GamifyBackend) -> None:
             sock.close()
 
 
+@pytest.mark.usefixtures("http_protocol")
 def test_connections_beyond_the_cap_are_closed_at_once(backend: GamifyBackend) -> None:
     with backend.serve(limits=ServerLimits(max_connections=5)) as url:
         sockets = [_connect(url) for _ in range(8)]

@@ -17,10 +17,10 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 _INSTALL_HINT = "pip install 'gamify-client[server]'"
 _POLL_SECONDS = 0.005
@@ -62,6 +62,50 @@ def _import_uvicorn() -> Any:
     return uvicorn
 
 
+def _with_head_guard(base: Any, limits: ServerLimits, still_in_head: Callable[[Any], bool]) -> Any:
+    """``base`` (one of uvicorn's HTTP protocols) closing a connection whose request head is
+    not complete within ``limits.request_head_timeout`` of its opening or of the last answer
+    (an idle socket, a trickled head), and any connection beyond ``limits.max_connections``.
+    ``still_in_head(protocol)`` says, when the deadline comes, whether the head is still due."""
+
+    class HeadGuarded(base):  # type: ignore[misc]
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                transport.close()
+                return
+            self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def _arm_head_deadline(self) -> None:
+            self._disarm_head_deadline()
+            self._head_deadline = self.loop.call_later(
+                limits.request_head_timeout, self._head_timed_out
+            )
+
+        def _disarm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_timed_out(self) -> None:
+            self._head_deadline = None
+            if still_in_head(self) and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadGuarded
+
+
 def guarded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
     """uvicorn's fastest HTTP protocol here (httptools when it is installed, else h11) with
     :class:`ServerLimits`' head deadline and connection cap."""
@@ -69,99 +113,30 @@ def guarded_protocol(limits: ServerLimits) -> type[asyncio.Protocol]:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
         return _guarded_h11(limits)
+    # httptools says when a head is complete: the deadline is disarmed then, so it only ever
+    # fires on a head still due.
+    guarded = _with_head_guard(HttpToolsProtocol, limits, lambda _protocol: True)
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
-        """Closes a connection whose request head is not complete in time (an idle socket or
-        a trickled head), and any connection beyond the cap."""
-
-        _head_deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if len(self.connections) > limits.max_connections:
-                transport.close()
-                return
-            self._arm_head_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_deadline()
-            super().connection_lost(exc)
-
+    class GuardedHttpToolsProtocol(guarded):  # type: ignore[misc,valid-type]
         def on_headers_complete(self) -> None:
             self._disarm_head_deadline()
             super().on_headers_complete()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_head_deadline()
-
-        def _arm_head_deadline(self) -> None:
-            self._disarm_head_deadline()
-            self._head_deadline = self.loop.call_later(
-                limits.request_head_timeout, self._head_timed_out
-            )
-
-        def _disarm_head_deadline(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _head_timed_out(self) -> None:
-            self._head_deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
-    return GuardedHttpToolsProtocol
+    return cast("type[asyncio.Protocol]", GuardedHttpToolsProtocol)
 
 
 def _guarded_h11(limits: ServerLimits) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol with :class:`ServerLimits`' head deadline and connection cap."""
+    """uvicorn's h11 protocol with the head deadline and the connection cap."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class GuardedH11Protocol(H11Protocol):
-        """Closes a connection that has not sent a whole request head in time, and any
-        connection beyond the cap."""
+    def still_in_head(protocol: Any) -> bool:
+        return bool(
+            protocol.conn.their_state is h11.IDLE
+            and (protocol.cycle is None or protocol.cycle.response_complete)
+        )
 
-        _head_deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            if len(self.connections) > limits.max_connections:
-                transport.close()
-                return
-            self._arm_head_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_deadline()
-            super().connection_lost(exc)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_head_deadline()
-
-        def _arm_head_deadline(self) -> None:
-            self._disarm_head_deadline()
-            self._head_deadline = self.loop.call_later(
-                limits.request_head_timeout, self._head_timed_out
-            )
-
-        def _disarm_head_deadline(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _head_timed_out(self) -> None:
-            self._head_deadline = None
-            waiting_for_head = self.conn.their_state is h11.IDLE and (
-                self.cycle is None or self.cycle.response_complete
-            )
-            if waiting_for_head and not self.transport.is_closing():
-                self.transport.close()
-
-    return GuardedH11Protocol
+    return cast("type[asyncio.Protocol]", _with_head_guard(H11Protocol, limits, still_in_head))
 
 
 @contextmanager
