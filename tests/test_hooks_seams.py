@@ -14,19 +14,12 @@ import pytest
 from gamify_client import CacheKey, GamifyClient
 from gamify_client.models import Dashboard
 from gamify_client.timers import Scheduler
-from tests.test_hooks import DASHBOARD, TASKS, FakeClock, Org, new_org
+from tests import test_hooks
+from tests.test_hooks import DASHBOARD, TASKS, FakeClock, Org
 
-
-@pytest.fixture
-def org() -> Iterator[Org]:
-    made = new_org()
-    yield made
-    made.backend.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+# The blocking live-query tests' own fixtures: a seeded backend and a clock moved by hand.
+org = test_hooks.org
+clock = test_hooks.clock
 
 
 @pytest.fixture
