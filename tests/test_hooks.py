@@ -838,6 +838,35 @@ def test_unsubscribe_and_close_stop_callbacks_even_already_dispatched_ones(
         query.refresh()
 
 
+def test_a_callback_that_unsubscribes_others_or_closes_stops_them_at_once(
+    make_client: Callable[..., GamifyClient],
+) -> None:
+    # Callbacks run inline here (no dispatch): what one of them does to the others of its query,
+    # or of the next query of the key, counts from the next callback on.
+    client = make_client()
+    first, second = client.use_tasks_data(), client.use_tasks_data()
+    client.scheduler.run_due()
+    heard: list[str] = []
+    later: list[Callable[[], None]] = []
+
+    def unsubscribing(_query: Query[Any]) -> None:
+        heard.append("unsubscribing")
+        for unsubscribe in later:
+            unsubscribe()
+
+    first.subscribe(unsubscribing)
+    later.append(first.subscribe(lambda _q: heard.append("first, later")))
+    first.subscribe(lambda _q: (heard.append("closing"), second.close()))
+    second.subscribe(lambda _q: heard.append("second"))
+    added = first.subscribe(lambda _q: heard.append("added"))
+    client.refresh_manager.set(CacheKey.TASKS, [])
+    assert heard == ["unsubscribing", "closing", "added"]
+    added()
+    heard.clear()
+    client.refresh_manager.set(CacheKey.TASKS, [{"_id": "x"}])
+    assert heard == ["unsubscribing", "closing"]
+
+
 # Lifecycle
 
 

@@ -151,47 +151,51 @@ class Rule:
 _M = TypeVar("_M", bound=BaseModel)
 
 
+_set_slot = object.__setattr__
+
+
 def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model.model_copy(update=changes)`` on the path from a write's answer to its observers:
     the same result (nothing validated, the changed fields marked set), made with a fraction of
     the work, since a patch copies a handful of models per write."""
     if not changes:
         return model
-    copied = model.__class__.__new__(model.__class__)
-    fields = dict(model.__dict__)
+    cls = model.__class__
+    copied = cls.__new__(cls)
+    fields = model.__dict__.copy()
     fields.update(changes)
-    object.__setattr__(copied, "__dict__", fields)
-    object.__setattr__(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    object.__setattr__(
-        copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys()
-    )
-    object.__setattr__(copied, "__pydantic_private__", model.__pydantic_private__)
+    _set_slot(copied, "__dict__", fields)
+    _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
+    _set_slot(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__.union(changes))
+    _set_slot(copied, "__pydantic_private__", model.__pydantic_private__)
     return copied
 
 
-def _with_summary(progress: UserBatchProgress, summary: BatchProgressSummary) -> UserBatchProgress:
-    metrics = evolve(
-        progress.progress_metrics,
-        {
-            "completed_tasks": summary.completed_tasks,
-            "total_tasks": summary.total_tasks,
-            "completion_percentage": summary.completion_percentage,
-            "total_points_earned": summary.total_points_earned,
-        },
-    )
-    return evolve(progress, {"progress_metrics": metrics})
-
-
-def _with_task_completed(progress: UserBatchProgress, task_id: str | None) -> UserBatchProgress:
-    if task_id is None:
-        return progress
-    entries = list(progress.task_progress)
-    for index, entry in enumerate(entries):
-        reference = entry.task_id
-        if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
-            entries[index] = evolve(entry, {"status": "completed"})
-            return evolve(progress, {"task_progress": entries})
-    return progress
+def _progressed(
+    progress: UserBatchProgress, summary: BatchProgressSummary | None, task_id: str | None
+) -> UserBatchProgress:
+    """``progress`` with the batch summary of a submission's ``realTimeData`` (when there is
+    one) and the submitted task marked completed, copied once."""
+    changes: dict[str, Any] = {}
+    if summary is not None:
+        changes["progress_metrics"] = evolve(
+            progress.progress_metrics,
+            {
+                "completed_tasks": summary.completed_tasks,
+                "total_tasks": summary.total_tasks,
+                "completion_percentage": summary.completion_percentage,
+                "total_points_earned": summary.total_points_earned,
+            },
+        )
+    if task_id is not None:
+        for index, entry in enumerate(progress.task_progress):
+            reference = entry.task_id
+            if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
+                entries = list(progress.task_progress)
+                entries[index] = evolve(entry, {"status": "completed"})
+                changes["task_progress"] = entries
+                break
+    return evolve(progress, changes)
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -217,7 +221,7 @@ def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
             stats["total_points_earned"] = dashboard.overall_stats.total_points_earned + (
                 summary.total_points_earned - old.total_points_earned
             )
-            batches[index] = _with_task_completed(_with_summary(progress, summary), task_id)
+            batches[index] = _progressed(progress, summary, task_id)
         return evolve(
             dashboard,
             {
@@ -234,7 +238,7 @@ def _patch_user_progress(real_time: RealTimeData, task_id: str | None) -> Patch:
     def patch(progress: Any) -> Any:
         if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
             return progress
-        return _with_task_completed(_with_summary(progress, real_time.batch_progress), task_id)
+        return _progressed(progress, real_time.batch_progress, task_id)
 
     return patch
 
@@ -244,7 +248,7 @@ def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | No
         if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
             return report
         students = [
-            _with_task_completed(_with_summary(progress, real_time.batch_progress), task_id)
+            _progressed(progress, real_time.batch_progress, task_id)
             if _ref_id(progress.user_id) == user_id
             else progress
             for progress in report.students_progress

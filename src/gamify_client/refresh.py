@@ -3,8 +3,9 @@
 Each key has one entry: its stored data, a generation that every write or invalidation bumps, its
 observers and at most one fetch in flight. Every caller of ``refresh`` or ``refresh_async`` for a
 key shares that one fetch, and a fetch that started before a newer write or an invalidation never
-overwrites the newer state. Fresh values sit in a ``cachetools.TTLCache`` so that a hit is one
-lookup under the lock.
+overwrites the newer state. Whether data is fresh is read off its entry (stored, not invalidated
+since, younger than ``ttl``), so a hit is one lookup under the lock and an invalidation only
+flips the entry's flag.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from threading import Lock
 from typing import Any, Literal, TypeVar, cast
-
-from cachetools import TTLCache
 
 from ._changes import differs
 from ._loops import running_loop
@@ -221,7 +219,7 @@ class DataRefreshManager:
         self._clock = clock
         self._maxsize = maxsize
         self._lock = Lock()
-        self._fresh: TTLCache[Key, Any, float] = TTLCache(maxsize, ttl, timer=clock)
+        self._ttl = ttl
         self._entries: dict[Key, _Entry] = {}
         # The keys of each family (a key's first part), so that invalidating a family or a scope
         # looks only at that family's keys, never at everything the cache holds.
@@ -246,18 +244,18 @@ class DataRefreshManager:
         """The key's fresh value, or ``default`` when it has none (never stored, expired or
         invalidated). Counts a hit or a miss."""
         with self._lock:
-            try:
-                value = self._fresh[key]
-            except KeyError:
+            entry = self._entries.get(key)
+            if entry is None or not self._is_fresh(entry):
                 self._misses += 1
                 return default
             self._hits += 1
-            return value
+            return entry.data
 
     def is_stale(self, key: Key) -> bool:
         """Whether ``get`` would miss: no data, data older than ``ttl``, or invalidated."""
         with self._lock:
-            return key not in self._fresh
+            entry = self._entries.get(key)
+            return entry is None or not self._is_fresh(entry)
 
     def peek(self, key: Key) -> CacheEntry | None:
         """A snapshot of the key's entry, stale data included, or None if there is no entry.
@@ -271,7 +269,7 @@ class DataRefreshManager:
                 data=entry.data,
                 updated_at=entry.updated_at,
                 generation=entry.generation,
-                is_stale=key not in self._fresh,
+                is_stale=not self._is_fresh(entry),
                 is_invalidated=entry.invalidated,
                 fetching=entry.flight is not None,
                 observers=len(entry.observers),
@@ -413,7 +411,6 @@ class DataRefreshManager:
             for stored in keys:
                 entry = self._entries[stored]
                 entry.invalidate()
-                self._forget_fresh(stored)
                 if entry.hears_invalidations and self._enqueue(entry, INVALIDATED):
                     to_deliver.append(entry)
             self._invalidations += len(keys)
@@ -584,7 +581,6 @@ class DataRefreshManager:
                     entry.invalidate()
                 else:
                     self._remove(key)
-            self._fresh.clear()
             self._idle.clear()
             self._reset_counters()
 
@@ -625,17 +621,18 @@ class DataRefreshManager:
         (``compare=False``: whatever it is, since the caller knows it is new)."""
         changed = not compare or entry.updated_at is None or differs(entry.data, data)
         entry.stored(data, now, fresh=fresh)
-        if fresh:
-            self._fresh[entry.key] = data
         if not entry.observers:
             self._mark_idle(entry, now)
             return False
         return changed and self._enqueue(entry, data)
 
-    def _forget_fresh(self, key: Key) -> None:
-        # KeyError: absent, or already expired (TTLCache removes it and still raises).
-        with suppress(KeyError):
-            del self._fresh[key]
+    def _is_fresh(self, entry: _Entry) -> bool:
+        stored_at = entry.updated_at
+        return (
+            stored_at is not None
+            and not entry.invalidated
+            and self._clock() - stored_at < self._ttl
+        )
 
     def _mark_idle(self, entry: _Entry, now: float) -> None:
         self._idle[entry.key] = now
@@ -663,7 +660,6 @@ class DataRefreshManager:
         if entry is None or entry.observers or entry.flight is not None:
             return False
         self._remove(key)
-        self._forget_fresh(key)
         return True
 
     def _enqueue(self, entry: _Entry, data: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from .._changes import differs
 from .._logging import logger
 from ..keys import Key, format_key
-from ._options import Settings
+from ._options import Dispatch, Settings
 
 if TYPE_CHECKING:
     from ._registry import QueryRegistry
@@ -31,6 +31,42 @@ def identity(data: Any) -> Any:
     return data
 
 
+class _Subscribers:
+    """A query's callbacks by token, and a snapshot of them made when first needed after a
+    change: announcing walks the snapshot without copying it, and checks a token again only
+    when the callbacks changed during the walk."""
+
+    __slots__ = ("_snapshot", "by_token")
+
+    def __init__(self) -> None:
+        self.by_token: dict[int, Callable[[Any], object]] = {}
+        self._snapshot: tuple[tuple[int, Callable[[Any], object]], ...] | None = ()
+
+    def snapshot(self) -> tuple[tuple[int, Callable[[Any], object]], ...]:
+        """The callbacks as they are now, by token, in subscription order."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = tuple(self.by_token.items())
+        return snapshot
+
+    def changed_since(self, snapshot: tuple[tuple[int, Callable[[Any], object]], ...]) -> bool:
+        return self._snapshot is not snapshot
+
+    def add(self, callback: Callable[[Any], object]) -> int:
+        token = next(_subscriber_tokens)
+        self.by_token[token] = callback
+        self._snapshot = None
+        return token
+
+    def remove(self, token: int) -> None:
+        if self.by_token.pop(token, None) is not None:
+            self._snapshot = None
+
+    def clear(self) -> None:
+        self.by_token.clear()
+        self._snapshot = None
+
+
 class QueryObserver(Generic[T]):
     """What both query flavours share: the view of the key, subscribers and the lifecycle.
 
@@ -41,9 +77,11 @@ class QueryObserver(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_closed",
+        "_direct",
         "_enabled",
         "_fetch",
         "_finalizer",
+        "_keeps_previous",
         "_registry",
         "_select",
         "_select_error",
@@ -89,11 +127,15 @@ class QueryObserver(Generic[T]):
         self._registry = registry
         self._settings = settings
         self._select = select
+        # Most queries show their key's data as it is: their view is then the key's data, with
+        # nothing to select or to keep (see ``SharedKey.update_views``).
+        self._direct = select is identity
+        self._keeps_previous = settings.keep_previous_data
         self._selected: T | None = None
         self._selected_version = 0
         self._select_error: Exception | None = None
         self._enabled = enabled
-        self._subscribers: dict[int, Callable[[Any], object]] = {}
+        self._subscribers = _Subscribers()
         self._closed = False
         self._version = 0
         self._fetch = fetch
@@ -146,12 +188,11 @@ class QueryObserver(Generic[T]):
         """Call ``callback(query)`` (through ``dispatch``) after each change of ``data``,
         ``loading`` or ``error``; returns an idempotent unsubscribe. A callback that raises is
         logged. No callback runs once it is unsubscribed or the query is closed."""
-        token = next(_subscriber_tokens)
         subscribers = self._subscribers
-        subscribers[token] = callback
+        token = subscribers.add(callback)
 
         def unsubscribe() -> None:
-            subscribers.pop(token, None)
+            subscribers.remove(token)
 
         # It holds the subscribers, not the query, so keeping it does not keep the query alive.
         return unsubscribe
@@ -173,25 +214,27 @@ class QueryObserver(Generic[T]):
     def _update_view(self, shared: SharedKey) -> bool:
         """Recompute what the query shows from its key's state (under the registry's lock);
         True if ``data``, ``loading`` or ``error`` changed."""
-        version = shared.data_version
-        if version != self._selected_version:
-            self._selected_version = version
-            try:
-                self._selected = self._select(shared.data)
-                self._select_error = None
-            except Exception as select_error:
-                logger.exception("select of the query on %s raised", format_key(self.key))
-                self._select_error = select_error
+        if self._direct:
+            selected, select_error = shared.data, None
+        else:
+            version = shared.data_version
+            if version != self._selected_version:
+                self._selected_version = version
+                try:
+                    self._selected = self._select(shared.data)
+                    self._select_error = None
+                except Exception as error:
+                    logger.exception("select of the query on %s raised", format_key(self.key))
+                    self._select_error = error
+            selected, select_error = self._selected, self._select_error
         fetching = shared.busy > 0 or shared.queued is not None
-        hidden = shared.hiding and fetching and not self._settings.keep_previous_data
-        data = None if hidden else self._selected
-        error = shared.error if shared.error is not None else self._select_error
+        hidden = shared.hiding and fetching and not self._keeps_previous
+        data = None if hidden else selected
+        error = shared.error if shared.error is not None else select_error
         loading = data is None and fetching
         self.last_updated = shared.updated_wall
         # The manager already compared the raw data, so only a select result needs comparing.
-        data_changed = data is not self.data and (
-            self._select is identity or differs(self.data, data)
-        )
+        data_changed = data is not self.data and (self._direct or differs(self.data, data))
         if not data_changed and loading == self.loading and error is self.error:
             return False
         if data_changed:
@@ -201,38 +244,19 @@ class QueryObserver(Generic[T]):
         self._version += 1
         return True
 
-    def _announce(self) -> None:
-        if self._closed:
-            return
-        dispatch = self._settings.dispatch
-        if dispatch is None:
-            if self._subscribers:
-                self._run_subscribers()
-        else:
-            for token in tuple(self._subscribers):
-                try:
-                    dispatch(partial(self._run_subscriber, token))
-                except Exception:
-                    logger.exception(
-                        "dispatch of a callback of the query on %s raised", format_key(self.key)
-                    )
-        self._wake()
-
-    def _run_subscribers(self) -> None:
-        """Call every subscriber here and now (no ``dispatch``): the hot path of a write's
-        patch reaching its observers, so it does no more than each call needs."""
-        subscribers = self._subscribers
-        for token, callback in tuple(subscribers.items()):
-            # One that unsubscribed, or a close, during an earlier callback is not called.
-            if self._closed or token not in subscribers:
-                continue
+    def _dispatch_subscribers(self, dispatch: Dispatch) -> None:
+        """Hand each subscriber's call to ``dispatch``; the call checks again, when it runs,
+        that the subscriber and the query are still there."""
+        for token, _ in self._subscribers.snapshot():
             try:
-                callback(self)
+                dispatch(partial(self._run_subscriber, token))
             except Exception:
-                logger.exception("a subscriber of the query on %s raised", format_key(self.key))
+                logger.exception(
+                    "dispatch of a callback of the query on %s raised", format_key(self.key)
+                )
 
     def _run_subscriber(self, token: int) -> None:
-        callback = None if self._closed else self._subscribers.get(token)
+        callback = None if self._closed else self._subscribers.by_token.get(token)
         if callback is None:
             return
         try:
@@ -269,6 +293,30 @@ class QueryObserver(Generic[T]):
 
 
 def announce(changed: list[QueryObserver[Any]]) -> None:
-    """Tell the queries whose view changed; called once the registry's lock is released."""
+    """Tell the queries whose view changed; called once the registry's lock is released.
+
+    A write's patch reaches every observer of the keys it touches through here, so the
+    common case (callbacks run here and now, no ``dispatch``) is written out in this loop.
+    """
     for query in changed:
-        query._announce()
+        if query._closed:
+            continue
+        dispatch = query._settings.dispatch
+        if dispatch is not None:
+            query._dispatch_subscribers(dispatch)
+        else:
+            subscribers = query._subscribers
+            snapshot = subscribers.snapshot()
+            for token, callback in snapshot:
+                # One that unsubscribed, or a close, during an earlier callback is not called.
+                if subscribers.changed_since(snapshot) and (
+                    query._closed or token not in subscribers.by_token
+                ):
+                    continue
+                try:
+                    callback(query)
+                except Exception:
+                    logger.exception(
+                        "a subscriber of the query on %s raised", format_key(query.key)
+                    )
+        query._wake()

@@ -166,12 +166,37 @@ class SharedKey:
         return self.enabled_count > 0
 
     def update_views(self) -> list[QueryObserver[Any]]:
-        """Recompute every member's view; returns those that changed, to announce."""
+        """Recompute every member's view; returns those that changed, to announce.
+
+        A write's patch reaches its observers through here. The view of a query that shows
+        the key's data as it is (no ``select``) is the same for all of them, so it is worked
+        out once here and each such query only takes it; the others select for themselves.
+        """
         changed = []
+        fetching = self.busy > 0 or self.queued is not None
+        error, wall = self.error, self.updated_wall
+        kept = self.data
+        hidden = None if self.hiding and fetching else kept
+        kept_loading = kept is None and fetching
+        hidden_loading = hidden is None and fetching
         for member in self.members.values():
             query = member.ref()
-            if query is not None and query._update_view(self):
-                changed.append(query)
+            if query is None:
+                continue
+            if not query._direct:
+                if query._update_view(self):
+                    changed.append(query)
+                continue
+            query.last_updated = wall
+            if query._keeps_previous:
+                data, loading = kept, kept_loading
+            else:
+                data, loading = hidden, hidden_loading
+            if data is query.data and loading == query.loading and error is query.error:
+                continue
+            query.data, query.loading, query.error = data, loading, error
+            query._version += 1
+            changed.append(query)
         return changed
 
     def release(self) -> None:
