@@ -223,9 +223,9 @@ class QueryObserver(Generic[T]):
                 try:
                     self._selected = self._select(shared.data)
                     self._select_error = None
-                except Exception as error:
+                except Exception as raised:
                     logger.exception("select of the query on %s raised", format_key(self.key))
-                    self._select_error = error
+                    self._select_error = raised
             selected, select_error = self._selected, self._select_error
         fetching = shared.busy > 0 or shared.queued is not None
         hidden = shared.hiding and fetching and not self._keeps_previous
