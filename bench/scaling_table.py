@@ -5,13 +5,21 @@ prints the Markdown table (not a ``make bench`` figure: it takes a minute).
 Per size and layout: creating the queries, invalidating their family, a focus refetch of
 them all (time on the caller's thread), closing them, the memory each holds (tracemalloc),
 and the CPU the client uses in one idle second with them open (the timer thread's work).
+
+Times per query grow a little at 10,000 queries even where the work per query does not: tens of
+megabytes of objects no longer fit the processor's caches. So the table also counts the Python
+function calls an invalidation and a focus refetch make per query, which only grows if the
+code does more work per query as the queries grow.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import time
 import tracemalloc
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -40,6 +48,23 @@ def _open(client: GamifyClient, count: int, distinct: bool) -> list[Any]:
         client.use_user_progress_data(f"u{index if distinct else 0}", "b1")
         for index in range(count)
     ]
+
+
+def _calls(action: Callable[[], object]) -> int:
+    """How many Python functions ``action`` calls (a profiler hook that only counts)."""
+    counted = 0
+
+    def count(_frame: FrameType, event: str, _arg: object) -> None:
+        nonlocal counted
+        if event == "call":
+            counted += 1
+
+    sys.setprofile(count)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return counted
 
 
 def _bytes_per_query(count: int, distinct: bool) -> float:
@@ -89,6 +114,13 @@ def measure(count: int, distinct: bool) -> dict[str, float]:
     client.set_focused(True)
     focus = time.perf_counter() - started
     client.scheduler.run_due()
+    # The same two actions again, counting calls rather than timing them.
+    invalidate_calls = _calls(lambda: client.refresh_manager.invalidate(CacheKey.USER_PROGRESS))
+    client.scheduler.run_due()
+    client.set_focused(False)
+    clock.now += 3600
+    focus_calls = _calls(lambda: client.set_focused(True))
+    client.scheduler.run_due()
     cpu_before = time.process_time()
     clock.now += 1.0
     client.scheduler.run_due()
@@ -105,12 +137,22 @@ def measure(count: int, distinct: bool) -> dict[str, float]:
         "focus_ms": focus * 1000,
         "close_ms": close * 1000,
         "bytes_per_query": memory,
+        "invalidate_calls_per_query": invalidate_calls / count,
+        "focus_calls_per_query": focus_calls / count,
         "idle_cpu_ms_per_s": idle * 1000,
     }
 
 
 def main() -> None:
-    columns = ("create_ms", "close_ms", "invalidate_ms", "focus_ms", "bytes_per_query")
+    columns = (
+        "create_ms",
+        "close_ms",
+        "invalidate_ms",
+        "focus_ms",
+        "bytes_per_query",
+        "invalidate_calls_per_query",
+        "focus_calls_per_query",
+    )
     print("| layout | queries | " + " | ".join(columns) + " | idle_cpu_ms_per_s |")
     print("|---" * (len(columns) + 3) + "|")
     for distinct in (False, True):
