@@ -95,6 +95,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: Scheduler | None = None,
         dispatch: Dispatch | None = None,
+        optimistic: bool | None = None,
+        offline: str | None = None,
+        persist_cache: bool | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -103,6 +106,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            optimistic=optimistic,
+            offline=offline,
+            persist_cache=persist_cache,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or Scheduler()
@@ -111,6 +117,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             refresh_manager=refresh_manager,
             events=events,
             clock=scheduler.clock if scheduler is not None else None,
+            schedule=self.scheduler.call_later,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=settings.timeout)
@@ -141,7 +148,8 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         bridges and push listeners attached to this client. Closing the copy closes its
         queries only."""
         copy = GamifyClient(
-            config=self._config.with_changes(**changes),
+            # The persisted cache stays with the client that opened it.
+            config=self._config.with_changes(**{"persist_cache": False, **changes}),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -153,7 +161,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         return copy
 
     def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation):
+        with self._realtime.sending(call.mutation), self._optimistic_call(call):
             try:
                 response = self._send_once(call, 1)
             except GamifyError as error:
@@ -233,6 +241,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self._closing.set()
         self._close_links()
         self._close_queries()
+        self._close_persisted_cache()
         if self._owns_http:
             _abort_in_flight(self._http)
         if self._owns_scheduler:
@@ -292,6 +301,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: AsyncScheduler | None = None,
         dispatch: Dispatch | None = None,
+        optimistic: bool | None = None,
+        offline: str | None = None,
+        persist_cache: bool | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -300,6 +312,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            optimistic=optimistic,
+            offline=offline,
+            persist_cache=persist_cache,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or AsyncScheduler()
@@ -308,6 +323,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             refresh_manager=refresh_manager,
             events=events,
             clock=scheduler.clock if scheduler is not None else None,
+            schedule=self.scheduler.call_later,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
@@ -336,7 +352,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         focus and online managers, and real-time sync (so its writes reach this client's
         bridges). Closing the copy closes its queries only."""
         copy = AsyncGamifyClient(
-            config=self._config.with_changes(**changes),
+            # The persisted cache stays with the client that opened it.
+            config=self._config.with_changes(**{"persist_cache": False, **changes}),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -348,7 +365,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         return copy
 
     async def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation):
+        with self._realtime.sending(call.mutation), self._optimistic_call(call):
             try:
                 response = await self._send_once(call, 1)
             except GamifyError as error:
@@ -422,6 +439,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         self._closed = True
         await self._close_links()
         self._close_queries()
+        self._close_persisted_cache()
         if self._owns_scheduler:
             self.scheduler.close()
         if self._owns_http:
