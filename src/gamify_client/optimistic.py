@@ -107,14 +107,23 @@ def with_value(data: Any, path: Path, value: Any) -> Any:
         return value
     step, rest = path[0], path[1:]
     if isinstance(data, BaseModel) and isinstance(step, str) and step in data.__dict__:
-        return evolve(data, {step: with_value(data.__dict__[step], rest, value)})
-    if isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data):
+        child = data.__dict__[step]
+    elif isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data):
+        child = data[step]
+    elif isinstance(data, dict) and step in data:
+        child = data[step]
+    else:
+        return data
+    new_child = with_value(child, rest, value)
+    if new_child is child:
+        return data
+    if isinstance(data, BaseModel):
+        return evolve(data, {step: new_child})
+    if isinstance(data, list):
         copied = list(data)
-        copied[step] = with_value(data[step], rest, value)
+        copied[step] = new_child  # type: ignore[index]
         return copied
-    if isinstance(data, dict) and step in data:
-        return {**data, step: with_value(data[step], rest, value)}
-    return data
+    return {**data, step: new_child}
 
 
 # The events an optimistic update can end with, besides its write's own.
