@@ -74,7 +74,10 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
     runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
     lets a test drive them; the default cache then uses its clock too). ``dispatch`` is how the
     callbacks of its queries run when a ``use_*`` method is given none, e.g. on a UI thread
-    (also settable later as ``client.dispatch``).
+    (also settable later as ``client.dispatch``). ``optimistic=True`` shows each write's
+    predicted effect to observers before its answer; ``persist_cache=True`` keeps the cache's
+    server data in the SQLite file ``offline`` and shows it, stale, when the same user's
+    client starts again (see :mod:`gamify_client.optimistic` and :mod:`gamify_client.persist`).
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -279,8 +282,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
 
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
     ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
-    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, as for
-    :class:`GamifyClient`.
+    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, and
+    ``optimistic``, ``offline`` and ``persist_cache`` work, as for :class:`GamifyClient`.
 
     >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
     ...     await client.login(email="admin@example.com", password="secret")
