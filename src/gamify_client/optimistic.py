@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_snake
@@ -84,44 +84,43 @@ def changed_paths(before: Any, after: Any, prefix: Path = ()) -> Iterator[Path]:
         yield prefix
 
 
+def _child(data: Any, step: object) -> Any:
+    """The part of ``data`` at one step of a path, or the sentinel."""
+    if isinstance(data, BaseModel):
+        return data.__dict__.get(step, _MISSING)  # type: ignore[call-overload]
+    if isinstance(data, list):
+        return data[step] if isinstance(step, int) and 0 <= step < len(data) else _MISSING
+    if isinstance(data, dict):
+        return data.get(step, _MISSING)
+    return _MISSING
+
+
 def value_at(data: Any, path: Path) -> Any:
     """The value at ``path``, or a private sentinel when the data has no such place."""
     for step in path:
-        if isinstance(data, BaseModel):
-            data = data.__dict__.get(step, _MISSING)  # type: ignore[call-overload]
-        elif isinstance(data, list) and isinstance(step, int):
-            data = data[step] if 0 <= step < len(data) else _MISSING
-        elif isinstance(data, dict):
-            data = data.get(step, _MISSING)
-        else:
-            return _MISSING
+        data = _child(data, step)
         if data is _MISSING:
-            return _MISSING
+            break
     return data
 
 
 def with_value(data: Any, path: Path, value: Any) -> Any:
     """A copy of ``data`` with ``value`` at ``path``; ``data`` itself when there is no such
-    place (a list grew shorter, a model lost the field)."""
+    place (a list grew shorter, a model lost the field) or the value is there already."""
     if not path:
         return value
-    step, rest = path[0], path[1:]
-    if isinstance(data, BaseModel) and isinstance(step, str) and step in data.__dict__:
-        child = data.__dict__[step]
-    elif isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data):
-        child = data[step]
-    elif isinstance(data, dict) and step in data:
-        child = data[step]
-    else:
+    step = path[0]
+    child = _child(data, step)
+    if child is _MISSING:
         return data
-    new_child = with_value(child, rest, value)
+    new_child = with_value(child, path[1:], value)
     if new_child is child:
         return data
     if isinstance(data, BaseModel):
-        return evolve(data, {step: new_child})
+        return evolve(data, {cast(str, step): new_child})
     if isinstance(data, list):
         copied = list(data)
-        copied[step] = new_child  # type: ignore[index]
+        copied[cast(int, step)] = new_child
         return copied
     return {**data, step: new_child}
 
@@ -331,6 +330,18 @@ def _completed(progress: UserBatchProgress, task_id: str, points: int) -> UserBa
     return progress
 
 
+def _completed_in(
+    rows: list[UserBatchProgress], owner: str, wanted: str | None, task_id: str, points: int
+) -> list[UserBatchProgress]:
+    """``rows`` with the task completed in those whose ``owner`` (``user_id``, ``batch_id``)
+    is ``wanted``; ``rows`` itself when none changed."""
+    changed = [
+        _completed(row, task_id, points) if _ref_id(getattr(row, owner)) == wanted else row
+        for row in rows
+    ]
+    return rows if all(new is old for new, old in zip(changed, rows, strict=True)) else changed
+
+
 def _predict_submit(context: PredictionContext) -> Sequence[tuple[Key, Callable[[Any], Any]]]:
     user_id, task_id = context.id("user_id"), context.id("task_id")
     if user_id is None or task_id is None:
@@ -341,11 +352,8 @@ def _predict_submit(context: PredictionContext) -> Sequence[tuple[Key, Callable[
     def dashboard(shown: Any) -> Any:
         if not isinstance(shown, Dashboard):
             return shown
-        batches = [
-            _completed(p, task_id, points) if _ref_id(p.batch_id) == batch_id else p
-            for p in shown.batch_progress
-        ]
-        if batches == shown.batch_progress and batch_id is not None:
+        batches = _completed_in(shown.batch_progress, "batch_id", batch_id, task_id, points)
+        if batches is shown.batch_progress and batch_id is not None:
             return shown
         stats = shown.overall_stats
         new_stats = evolve(
@@ -380,10 +388,7 @@ def _predict_submit(context: PredictionContext) -> Sequence[tuple[Key, Callable[
     def batch_report(shown: Any) -> Any:
         if not isinstance(shown, BatchProgressReport):
             return shown
-        students = [
-            _completed(p, task_id, points) if _ref_id(p.user_id) == user_id else p
-            for p in shown.students_progress
-        ]
+        students = _completed_in(shown.students_progress, "user_id", user_id, task_id, points)
         return evolve(shown, {"students_progress": students})
 
     def activity(shown: Any) -> Any:
