@@ -15,6 +15,7 @@ from gamify_client import (
     CacheKey,
     ClientConfig,
     Event,
+    GamifyError,
 )
 from gamify_client.models import Dashboard, Task
 from gamify_client.optimistic import OptimisticConflict, OptimisticRollback
@@ -22,7 +23,7 @@ from gamify_client.realtime import evolve
 from gamify_client.resources.tasks import edit_task
 from gamify_client.testing import DemoData, GamifyBackend
 
-from ._flavours import FLAVOURS, Client, Harness, open_harness
+from ._flavours import FLAVOURS, Client, Handler, Harness, open_harness
 
 
 @pytest.fixture(params=FLAVOURS)
@@ -98,6 +99,41 @@ def test_a_submit_shows_its_xp_before_the_answer_and_a_400_takes_back_only_that(
     assert key in rollbacks[0].keys and isinstance(rollbacks[0].error, BadRequestError)
     # A definitive 400: nothing to refetch, the key is not invalidated.
     assert not after.is_invalidated
+
+
+def _server_error(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(500, text="<html>oops</html>")
+
+
+def _answer_lost(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadError("lost", request=request)
+
+
+def _never_sent(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+@pytest.mark.parametrize(
+    ("answer", "refetched"),
+    [(_server_error, True), (_answer_lost, True), (_never_sent, False)],
+    ids=["500", "answer-lost", "never-sent"],
+)
+def test_a_failure_that_may_have_applied_the_write_also_refetches(
+    harness: Harness, demo: DemoData, answer: Handler, refetched: bool
+) -> None:
+    admin = harness.client(demo.admin.id, optimistic=True, max_retries=0)
+    admin.refresh_manager.set(CacheKey.TASKS, harness.run(admin.tasks.list))
+    events = _events(admin)
+    harness.intercept = lambda request: answer(request) if request.method == "PATCH" else None
+
+    with pytest.raises(GamifyError):
+        harness.run(lambda: admin.tasks.edit(demo.task_ids[0], name="Maybe"))
+
+    entry = admin.refresh_manager.peek(CacheKey.TASKS)
+    assert entry is not None and not entry.optimistic
+    assert "Maybe" not in _task_name(admin).values()
+    assert entry.is_invalidated is refetched
+    assert [e for e, _ in events] == [Event.OPTIMISTIC_ROLLBACK]
 
 
 def test_a_successful_write_ends_on_the_server_answer_and_a_query_shows_the_flag(

@@ -170,3 +170,30 @@ def test_persist_cache_needs_the_offline_file() -> None:
     environ = {"GAMIFY_OFFLINE": "x.db", "GAMIFY_PERSIST_CACHE": "1", "GAMIFY_OPTIMISTIC": "on"}
     settings = ClientConfig.from_env(environ)
     assert settings.persist_cache and settings.optimistic and settings.offline == "x.db"
+
+
+class _Renamed:
+    """An optimistic layer that renames every task of a list."""
+
+    def apply(self, base: Any) -> Any:
+        return [task.model_copy(update={"name": "predicted"}) for task in base]
+
+    def conflicts(self, base: Any) -> bool:
+        return False
+
+    def dropped(self, key: Any) -> None:
+        raise AssertionError("never dropped here")
+
+
+def test_only_the_server_data_is_written_never_an_optimistic_change(tmp_path: Path) -> None:
+    path = str(tmp_path / "cache.db")
+    manager = DataRefreshManager()
+    cache = PersistedCache(path, manager, "u1", schedule=lambda delay, fn: None)
+    task = Task.model_validate({"_id": "t1", "name": "server", "points": 3})
+    manager.set(CacheKey.TASKS, [task])
+    assert manager.add_layer(CacheKey.TASKS, _Renamed())
+    cache.close()
+
+    fresh = DataRefreshManager()
+    PersistedCache(path, fresh, "u1", schedule=lambda delay, fn: None).close()
+    assert fresh.server_data(CacheKey.TASKS) == [task]

@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_snake
 
 from ._call import Call
 from ._logging import logger
-from .errors import APIStatusError
+from .errors import APIConnectionError, APIStatusError
 from .events import Event, EventManager
 from .keys import CacheKey, Key
 from .models import (
@@ -241,14 +241,14 @@ class OptimisticUpdate:
     def rollback(self, error: BaseException | None = None) -> None:
         """The write failed for good: take its predicted change off every key (changes that
         arrived meanwhile stay) and emit ``optimisticRollback``. When the failure leaves open
-        whether the server applied it (no answer, or a 5xx), the keys are also invalidated,
-        so that they refetch the truth."""
+        whether the server applied it (an answer lost after the request left, a 5xx, no
+        error given), the keys are also invalidated, so that they refetch the truth."""
         layers = self._take_layers()
         if layers is None:
             return
         for key, layer in layers.items():
             self._manager.remove_layer(key, layer)
-        if not (isinstance(error, APIStatusError) and error.status_code < 500):
+        if _may_have_applied(error):
             for key in layers:
                 self._manager.invalidate(key)
         self._events.emit(
@@ -266,6 +266,16 @@ class OptimisticUpdate:
     def __repr__(self) -> str:
         state = "pending" if self.pending else "done"
         return f"OptimisticUpdate({self.mutation!r}, {state}, keys={len(self._layers)})"
+
+
+def _may_have_applied(error: BaseException | None) -> bool:
+    """False only when the server surely did not apply the write: it refused it (a 4xx) or
+    the request never left."""
+    if isinstance(error, APIStatusError):
+        return error.status_code >= 500
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    return True
 
 
 # Predictions: one per write whose effect the client can compute from what it holds.
