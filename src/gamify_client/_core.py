@@ -260,7 +260,8 @@ class BaseClient:
     def _optimistic_begin(self, call: Call[Any]) -> OptimisticUpdate | None:
         """Show the predicted effect of the write ``call`` to observers now, marked optimistic;
         the handle that settles it (``settle(result)``, after the answer was applied) or takes
-        it back (``rollback(error)``), or None when the write has no prediction."""
+        it back (``rollback(error)``), or None when nothing was shown (no prediction for the
+        write, or no data cached for the keys it changes)."""
         return begin_optimistic(call, self.refresh_manager, self.events, viewer=self.user_id)
 
     @contextmanager

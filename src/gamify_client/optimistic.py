@@ -28,7 +28,7 @@ from ._call import Call
 from ._logging import logger
 from .errors import APIConnectionError, APIStatusError
 from .events import Event, EventManager
-from .keys import CacheKey, Key
+from .keys import CacheKey, Key, format_key
 from .models import (
     ActivityLogEntry,
     Batch,
@@ -244,7 +244,7 @@ class OptimisticUpdate:
         whether the server applied it (an answer lost after the request left, a 5xx, no
         error given), the keys are also invalidated, so that they refetch the truth."""
         layers = self._take_layers()
-        if layers is None:
+        if not layers:
             return
         for key, layer in layers.items():
             self._manager.remove_layer(key, layer)
@@ -260,7 +260,9 @@ class OptimisticUpdate:
             if self._layers.get(key) is not layer:
                 return
             del self._layers[key]
-        logger.info("fetched %s contradicts the pending %s: the server wins", key, self.mutation)
+        logger.info(
+            "fetched %s contradicts the pending %s: the server wins", format_key(key), self.mutation
+        )
         self._events.emit(Event.OPTIMISTIC_CONFLICT, OptimisticConflict(self.mutation, key))
 
     def __repr__(self) -> str:
@@ -528,8 +530,9 @@ def begin_optimistic(
     viewer: str | None = None,
 ) -> OptimisticUpdate | None:
     """Show the predicted effect of ``call`` on every cached key it changes, now; the handle
-    to settle or roll it back, or None when the write has no prediction (or is not a write).
-    Keys with no data are left alone: they will fetch the server's."""
+    to settle or roll it back, or None when nothing was shown (the write has no prediction,
+    or no key it changes holds data). Keys with no data are left alone: they will fetch the
+    server's."""
     write = call.mutation
     prediction = None if write is None else PREDICTIONS.get(write.name)
     if write is None or prediction is None:
@@ -553,4 +556,4 @@ def begin_optimistic(
             continue
         if predicted is not current:
             update._show(key, current, predicted)
-    return update
+    return update if update.keys else None
