@@ -111,6 +111,43 @@ def test_a_fetch_that_contradicts_a_layer_drops_it_and_one_that_agrees_keeps_it(
     assert entry is not None and not entry.optimistic and entry.data == {"name": "theirs"}
 
 
+_names = st.sampled_from(["xp", "name", "streak"])
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), _names, st.integers(0, 3)),
+        st.tuples(st.just("server"), _names, st.integers(0, 3)),
+        st.tuples(st.just("remove"), _names, st.integers(0, 5)),
+    ),
+    max_size=25,
+)
+
+
+@given(_operations)
+def test_the_view_is_the_server_data_with_the_remaining_layers_in_order(
+    operations: list[tuple[str, str, int]],
+) -> None:
+    manager = DataRefreshManager()
+    manager.set(K, {})
+    server: dict[str, int] = {}
+    layers: list[_Set] = []
+    for kind, name, value in operations:
+        if kind == "add":
+            layers.append(_Set(name, value))
+            manager.add_layer(K, layers[-1])
+        elif kind == "server":
+            server = {**server, name: value}
+            manager.update(K, lambda data, name=name, value=value: {**data, name: value})
+        elif layers:
+            manager.remove_layer(K, layers.pop(value % len(layers)))
+        expected: Any = server
+        for layer in layers:
+            expected = layer.apply(expected)
+        entry = manager.peek(K)
+        assert entry is not None and entry.data == expected
+        assert entry.optimistic == bool(layers)
+        assert manager.server_data(K) == server
+
+
 # Paths into cached data
 
 _leaves = st.one_of(st.integers(), st.text(max_size=3), st.none())
