@@ -3,8 +3,10 @@ marked stale, then refreshes; another user's rows are never loaded, and a login 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +199,46 @@ def test_only_the_server_data_is_written_never_an_optimistic_change(tmp_path: Pa
     fresh = DataRefreshManager()
     PersistedCache(path, fresh, "u1", schedule=lambda delay, fn: None).close()
     assert fresh.server_data(CacheKey.TASKS) == [task]
+
+
+def _rows(path: str) -> int:
+    with sqlite3.connect(path) as db:
+        count: int = db.execute("SELECT COUNT(*) FROM gamify_cache").fetchone()[0]
+        return count
+
+
+def test_an_async_client_writes_its_rows_off_the_loop_and_skips_data_json_cannot_hold(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "cache.db")
+    odd = Task.model_validate({"_id": "t2", "odd": object()})
+    good = Task.model_validate({"_id": "t1", "name": "kept"})
+
+    async def scenario() -> int:
+        client = AsyncGamifyClient(
+            base_url="http://gamify.test", token=None, offline=path, persist_cache=True
+        )
+        # A token of user "u1" (unsigned: the client only reads its id claim).
+        client.token = "e30.eyJpZCI6InUxIn0.sig"
+        assert client.persisted_cache is not None and client.persisted_cache.user_id == "u1"
+        cache = client.persisted_cache
+        flushed = threading.Event()
+        threads: list[int] = []
+        flush = cache.flush
+
+        def observed_flush() -> int:
+            threads.append(threading.get_ident())
+            written = flush()
+            flushed.set()
+            return written
+
+        cache.flush = observed_flush  # type: ignore[method-assign]
+        client.refresh_manager.set(CacheKey.TASKS, [good])
+        client.refresh_manager.set((CacheKey.TASKS, "odd"), [odd])
+        assert await asyncio.to_thread(flushed.wait, 10)
+        written = _rows(path)
+        await client.close()
+        assert threads[0] != threading.get_ident()
+        return written
+
+    assert asyncio.run(scenario()) == 1

@@ -6,8 +6,9 @@ the user being the token's: a client never loads another user's rows, and on log
 it keeps the old user's rows and loads the new user's. A row holds the JSON of the model and
 the model's type name, and is validated again when loaded; a row that no longer validates is
 skipped. Writes go behind: a stored key is only noted, and the rows are written in one
-transaction a moment later on the client's timer (and when it closes), never on the caller's
-thread. Optimistic changes are never written: only what the server said.
+transaction a moment later from the client's timer (off the event loop, for an async client)
+and when it closes, never on the caller's thread. Optimistic changes are never written: only
+what the server said.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pydantic import BaseModel
 
 from . import models
 from ._logging import logger
-from .keys import CacheKey, Key, key_parts
+from ._loops import running_loop
+from .keys import CacheKey, Key, format_key, key_parts
 from .refresh import DataRefreshManager
 
 __all__ = ["PersistedCache"]
@@ -166,7 +168,12 @@ class PersistedCache:
                 self._flush_due = False
 
     def _flush_later(self) -> None:
-        self.flush()
+        loop = running_loop()
+        if loop is None:
+            self.flush()
+        else:
+            # An async client's timer runs on its loop: the file is written off it.
+            loop.run_in_executor(None, self.flush)
 
     def flush(self) -> int:
         """Write the keys stored since the last write now; returns how many rows were
@@ -179,7 +186,12 @@ class PersistedCache:
                 return 0
             rows = []
             for user_id, key in dirty:
-                encoded = _encode_data(self._manager.server_data(key))
+                try:
+                    encoded = _encode_data(self._manager.server_data(key))
+                except (ValueError, TypeError) as error:
+                    # Data that cannot be written as JSON is not kept; the rest is.
+                    logger.warning("%s could not be persisted (%s)", format_key(key), error)
+                    continue
                 if encoded is not None:
                     rows.append((user_id, _encode_key(key), *encoded, time.time()))
             try:
