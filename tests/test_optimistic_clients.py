@@ -20,7 +20,7 @@ from gamify_client import (
 from gamify_client.models import Dashboard, Task
 from gamify_client.optimistic import OptimisticConflict, OptimisticRollback
 from gamify_client.realtime import evolve
-from gamify_client.resources.tasks import edit_task
+from gamify_client.resources.tasks import edit_task, submit_task
 from gamify_client.testing import DemoData, GamifyBackend
 
 from ._flavours import FLAVOURS, Client, Handler, Harness, open_harness
@@ -224,3 +224,33 @@ def test_two_clients_editing_one_task_settle_on_the_server_truth(
     truth = harness.run(lambda: first.tasks.get(task_id)).name
     assert truth == "From second"
     assert _task_name(first)[task_id] == _task_name(second)[task_id] == truth
+
+
+def test_a_queued_write_sent_later_is_not_predicted_twice(harness: Harness, demo: DemoData) -> None:
+    user_id, task_id = demo.users[0].id, demo.task_ids[0]
+    client = harness.client(user_id, optimistic=True)
+    manager = client.refresh_manager
+    tasks = harness.run(client.tasks.list)
+    manager.set(CacheKey.TASKS, tasks)
+    key = (CacheKey.DASHBOARD, user_id)
+    manager.set(key, harness.run(client.progress.dashboard))
+    points = next(task.points for task in tasks if task.id == task_id)
+    kind = _submit_type(tasks, task_id)
+    call = submit_task(task_id, user_id=user_id, submission_type=kind, value="v")
+    queued = client._optimistic_begin(call)
+    assert queued is not None
+    at_send: list[int] = []
+
+    def watch(request: httpx.Request) -> None:
+        if request.url.path.endswith("/submit"):
+            at_send.append(manager.peek(key).data.overall_stats.user_total_xp)  # type: ignore[union-attr]
+
+    harness.intercept = watch
+    harness.run(lambda: client._request(call))
+
+    assert at_send == [points]
+    assert queued.pending  # its sender settles it
+    queued.settle()
+    entry = manager.peek(key)
+    assert entry is not None and not entry.optimistic
+    assert entry.data.overall_stats.user_total_xp == points

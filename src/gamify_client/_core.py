@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -184,6 +185,9 @@ class BaseClient:
         self.events = events or EventManager()
         if config.debug:
             enable_debug_logging()
+        # The writes whose prediction shows already (a queued write being sent), by call: sent,
+        # they must not be predicted twice.
+        self._optimistic_pending: dict[int, tuple[Call[Any], OptimisticUpdate]] = {}
         if config.persist_cache and config.offline and schedule is not None:
             self._persisted = PersistedCache(
                 config.offline, self.refresh_manager, self.user_id, schedule=schedule
@@ -261,17 +265,30 @@ class BaseClient:
         """Show the predicted effect of the write ``call`` to observers now, marked optimistic;
         the handle that settles it (``settle(result)``, after the answer was applied) or takes
         it back (``rollback(error)``), or None when nothing was shown (no prediction for the
-        write, or no data cached for the keys it changes)."""
-        return begin_optimistic(call, self.refresh_manager, self.events, viewer=self.user_id)
+        write, or no data cached for the keys it changes). While it is pending, sending the same
+        ``call`` (the outbox's replay) shows no second prediction."""
+        token = id(call)
+        update = begin_optimistic(
+            call,
+            self.refresh_manager,
+            self.events,
+            viewer=self.user_id,
+            on_done=partial(self._optimistic_pending.pop, token, None),
+        )
+        if update is not None:
+            # The call is held with its handle, so its id names no other call meanwhile.
+            self._optimistic_pending[token] = (call, update)
+        return update
 
     @contextmanager
     def _optimistic_call(self, call: Call[Any]) -> Iterator[None]:
         """Wraps sending a write when the client is ``optimistic``: the prediction shows
         before the request leaves, goes once the answer was applied, and is rolled back when
         the call raises."""
+        shown = self._optimistic_pending.get(id(call))
         update = (
             self._optimistic_begin(call)
-            if self._config.optimistic and call.mutation is not None
+            if self._config.optimistic and call.mutation is not None and shown is None
             else None
         )
         if update is None:
