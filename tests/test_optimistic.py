@@ -272,3 +272,23 @@ def test_enrol_and_edits_are_predicted_and_a_write_without_prediction_has_none(
 
     assert "tasks.delete" not in PREDICTIONS
     assert client._optimistic_begin(delete_task("t1")) is None
+
+
+def test_an_enrolment_merges_with_members_others_added_and_never_conflicts(
+    client: GamifyClient,
+) -> None:
+    manager = client.refresh_manager
+    key = (CacheKey.BATCH, "b1")
+    manager.set(key, Batch.model_validate({"_id": "b1", "users": ["u0"]}))
+    conflicts: list[Any] = []
+    client.events.subscribe("optimisticConflict", conflicts.append)
+    enrol = client._optimistic_begin(enroll_user("b1", "u1"))
+    assert enrol is not None
+
+    # Another admin enrolled u2 meanwhile: the refetch shows them, and u1 stays predicted.
+    manager.refresh(key, lambda: Batch.model_validate({"_id": "b1", "users": ["u0", "u2"]}))
+    assert manager.peek(key).data.users == ["u0", "u2", "u1"]  # type: ignore[union-attr]
+    assert conflicts == []
+
+    enrol.rollback()
+    assert manager.peek(key).data.users == ["u0", "u2"]  # type: ignore[union-attr]

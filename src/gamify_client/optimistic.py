@@ -11,6 +11,8 @@ contradicts a pending layer drops it: the server's truth wins and ``optimisticCo
 A layer holds absolute values at paths into the data (``overall_stats.user_total_xp = 130``),
 computed once from what was shown when the write began: applied again over newer server data,
 it never counts a write twice, and it names exactly the fields whose change is a conflict.
+A list that the write only adds items to or removes items from is merged instead, with what
+others did to it meanwhile, and never conflicts.
 """
 
 from __future__ import annotations
@@ -148,6 +150,34 @@ class OptimisticConflict:
     key: Key
 
 
+class _ListEdit:
+    """A predicted change of a list that only adds or removes items (a member joins, an
+    activity line is logged, a batch leaves a listing): it merges with what others did to
+    the same list, so it never conflicts."""
+
+    __slots__ = ("added", "at_front", "removed")
+
+    def __init__(self, before: list[Any], predicted: list[Any]) -> None:
+        self.added = [item for item in predicted if item not in before]
+        self.removed = [item for item in before if item not in predicted]
+        self.at_front = bool(self.added) and predicted[0] is self.added[0]
+
+    @staticmethod
+    def between(before: Any, predicted: Any) -> _ListEdit | None:
+        """The edit when ``predicted`` is ``before`` with items added or removed, else None."""
+        if not (isinstance(before, list) and isinstance(predicted, list)):
+            return None
+        edit = _ListEdit(before, predicted)
+        kept = [item for item in before if item not in edit.removed]
+        rebuilt = edit.added + kept if edit.at_front else kept + edit.added
+        return edit if rebuilt == predicted else None
+
+    def merged(self, now: list[Any]) -> list[Any]:
+        kept = [item for item in now if item not in self.removed]
+        new = [item for item in self.added if item not in now]
+        return new + kept if self.at_front else kept + new
+
+
 class _Layer:
     """One write's predicted values on one key (a :class:`~gamify_client.refresh.Layer`)."""
 
@@ -160,19 +190,25 @@ class _Layer:
         # The server data the prediction was made over: if it is still there when the write
         # succeeds, the answer did not patch this key.
         self.basis = basis
-        # (path, the server's value then, the predicted value)
-        self.changes = tuple(changes)
+        # (path, the server's value then, the predicted value, or the list edit to merge)
+        self.changes = tuple(
+            (path, before, predicted, _ListEdit.between(before, predicted))
+            for path, before, predicted in changes
+        )
 
     def apply(self, base: Any) -> Any:
-        for path, _, predicted in self.changes:
-            base = with_value(base, path, predicted)
+        for path, _, predicted, edit in self.changes:
+            now = value_at(base, path) if edit is not None else None
+            value = edit.merged(now) if edit is not None and isinstance(now, list) else predicted
+            base = with_value(base, path, value)
         return base
 
     def conflicts(self, base: Any) -> bool:
         # The server's value moved, and not to the one predicted: someone else wrote there.
-        for path, before, predicted in self.changes:
+        # A list edit merges with theirs instead.
+        for path, before, predicted, edit in self.changes:
             now = value_at(base, path)
-            if now != before and now != predicted:
+            if edit is None and now != before and now != predicted:
                 return True
         return False
 
