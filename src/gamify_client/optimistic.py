@@ -62,28 +62,34 @@ _MISSING = object()
 # Paths into immutable data: what changed, what is there, and a copy with one value replaced.
 
 
-def changed_paths(before: Any, after: Any, prefix: Path = ()) -> Iterator[Path]:
+def changed_paths(before: Any, after: Any) -> Iterator[Path]:
     """The paths at which ``after`` differs from ``before``, as deep as both keep one shape
     (models of one type, lists of one length, dicts with the same keys). Shared sub-objects
     are skipped at once, so a copy made by ``evolve`` costs what it changed."""
+    return (path for path, _, _ in _differences(before, after, ()))
+
+
+def _differences(before: Any, after: Any, prefix: Path) -> Iterator[tuple[Path, Any, Any]]:
+    """Each changed path with the value there in ``before`` and in ``after``."""
     if before is after:
         return
     if isinstance(before, BaseModel) and type(before) is type(after):
         old, new = before.__dict__, after.__dict__
-        for name in old.keys() | new.keys():
+        names = old if old.keys() == new.keys() else old.keys() | new.keys()
+        for name in names:
             path = (*prefix, name)
-            yield from changed_paths(old.get(name, _MISSING), new.get(name, _MISSING), path)
+            yield from _differences(old.get(name, _MISSING), new.get(name, _MISSING), path)
         return
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         for index, (old_item, new_item) in enumerate(zip(before, after, strict=True)):
-            yield from changed_paths(old_item, new_item, (*prefix, index))
+            yield from _differences(old_item, new_item, (*prefix, index))
         return
     if isinstance(before, dict) and isinstance(after, dict) and before.keys() == after.keys():
         for name in before:
-            yield from changed_paths(before[name], after[name], (*prefix, name))
+            yield from _differences(before[name], after[name], (*prefix, name))
         return
     if before != after:
-        yield prefix
+        yield prefix, before, after
 
 
 def _child(data: Any, step: object) -> Any:
@@ -181,15 +187,22 @@ class _ListEdit:
 class _Layer:
     """One write's predicted values on one key (a :class:`~gamify_client.refresh.Layer`)."""
 
-    __slots__ = ("basis", "changes", "update")
+    __slots__ = ("basis", "changes", "over_basis", "update")
 
     def __init__(
-        self, update: OptimisticUpdate, basis: Any, changes: Sequence[tuple[Path, Any, Any]]
+        self,
+        update: OptimisticUpdate,
+        basis: Any,
+        changes: Sequence[tuple[Path, Any, Any]],
+        over_basis: Any = None,
     ) -> None:
         self.update = update
         # The server data the prediction was made over: if it is still there when the write
         # succeeds, the answer did not patch this key.
         self.basis = basis
+        # The prediction itself when it was made over the server data alone: applying the
+        # layer to that data again gives it back without any copying.
+        self.over_basis = over_basis
         # (path, the server's value then, the predicted value, or the list edit to merge)
         self.changes = tuple(
             (path, before, predicted, _ListEdit.between(before, predicted))
@@ -197,6 +210,8 @@ class _Layer:
         )
 
     def apply(self, base: Any) -> Any:
+        if base is self.basis and self.over_basis is not None:
+            return self.over_basis
         for path, _, predicted, edit in self.changes:
             now = value_at(base, path) if edit is not None else None
             value = edit.merged(now) if edit is not None and isinstance(now, list) else predicted
@@ -251,13 +266,13 @@ class OptimisticUpdate:
 
     def _show(self, key: Key, shown: Any, predicted: Any) -> None:
         basis = self._manager.server_data(key)
-        changes = [
-            (path, value_at(basis, path), value_at(predicted, path))
-            for path in changed_paths(shown, predicted)
-        ]
+        changes = list(_differences(shown, predicted, ()))
+        if shown is not basis:
+            # Other layers show under this one: a conflict is judged against the server's data.
+            changes = [(path, value_at(basis, path), after) for path, _, after in changes]
         if not changes:
             return
-        layer = _Layer(self, basis, changes)
+        layer = _Layer(self, basis, changes, predicted if shown is basis else None)
         with self._lock:
             self._layers[key] = layer
         if not self._manager.add_layer(key, layer):

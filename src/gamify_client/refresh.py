@@ -534,7 +534,8 @@ class DataRefreshManager:
             if not entry.layers:
                 entry.base = entry.data
             entry.layers.append(layer)
-            start = self._show(entry, before)
+            # A layer is added because it changes what the key shows: no need to compare.
+            start = self._show(entry, before, changed=True)
         if start:
             self._deliver(entry)
         return True
@@ -556,16 +557,16 @@ class DataRefreshManager:
         if start:
             self._deliver(entry)
 
-    def _show(self, entry: _Entry, before: Any) -> bool:
+    def _show(self, entry: _Entry, before: Any, *, changed: bool = False) -> bool:
         """Recompute what the key shows from its server data and layers, under the lock; True
-        when the caller must deliver the change from ``before``."""
+        when the caller must deliver the change from ``before`` (``changed``: known to differ)."""
         if entry.layers:
             entry.data = entry.view()
         else:
             entry.data, entry.base = entry.base, None
         if entry.key in self._fresh:
             self._fresh[entry.key] = entry.data
-        if not entry.observers or not differs(before, entry.data):
+        if not entry.observers or not (changed or differs(before, entry.data)):
             return False
         return self._enqueue(entry, entry.data)
 
