@@ -181,6 +181,10 @@ def test_online_writes_are_not_optimistic_unless_asked(harness: Harness, demo: D
     harness.run(lambda: admin.with_options(optimistic=True).tasks.edit(task_id, name="Eager"))
 
     assert shown == [False, True]
+    # The answer patched nothing here: the prediction stays as the data until the refetch.
+    entry = admin.refresh_manager.peek(CacheKey.TASKS)
+    assert entry is not None and not entry.optimistic
+    assert _task_name(admin)[task_id] == "Eager"
 
 
 def _task_name(client: Client) -> Any:
