@@ -292,3 +292,18 @@ def test_an_enrolment_merges_with_members_others_added_and_never_conflicts(
 
     enrol.rollback()
     assert manager.peek(key).data.users == ["u0", "u2"]  # type: ignore[union-attr]
+
+
+def test_two_pending_enrolments_each_take_back_only_their_member(client: GamifyClient) -> None:
+    manager = client.refresh_manager
+    key = (CacheKey.BATCH, "b1")
+    manager.set(key, Batch.model_validate({"_id": "b1", "users": ["u0"]}))
+    first = client._optimistic_begin(enroll_user("b1", "u1"))
+    second = client._optimistic_begin(enroll_user("b1", "u2"))
+    assert first is not None and second is not None
+    assert manager.peek(key).data.users == ["u0", "u1", "u2"]  # type: ignore[union-attr]
+
+    first.rollback()
+    assert manager.peek(key).data.users == ["u0", "u2"]  # type: ignore[union-attr]
+    second.rollback()
+    assert manager.peek(key).data.users == ["u0"]  # type: ignore[union-attr]

@@ -193,7 +193,7 @@ class _Layer:
         self,
         update: OptimisticUpdate,
         basis: Any,
-        changes: Sequence[tuple[Path, Any, Any]],
+        changes: Sequence[tuple[Path, Any, Any, Any]],
         over_basis: Any = None,
     ) -> None:
         self.update = update
@@ -203,10 +203,11 @@ class _Layer:
         # The prediction itself when it was made over the server data alone: applying the
         # layer to that data again gives it back without any copying.
         self.over_basis = over_basis
-        # (path, the server's value then, the predicted value, or the list edit to merge)
+        # (path, the server's value then, the predicted value, the list edit to merge or
+        # None); a list edit is this write's own, from what was shown when it began.
         self.changes = tuple(
-            (path, before, predicted, _ListEdit.between(before, predicted))
-            for path, before, predicted in changes
+            (path, server, predicted, _ListEdit.between(shown, predicted))
+            for path, server, shown, predicted in changes
         )
 
     def apply(self, base: Any) -> Any:
@@ -266,10 +267,11 @@ class OptimisticUpdate:
 
     def _show(self, key: Key, shown: Any, predicted: Any) -> None:
         basis = self._manager.server_data(key)
-        changes = list(_differences(shown, predicted, ()))
-        if shown is not basis:
-            # Other layers show under this one: a conflict is judged against the server's data.
-            changes = [(path, value_at(basis, path), after) for path, _, after in changes]
+        # Other layers may show under this one: a conflict is judged against the server's data.
+        changes = [
+            (path, before if shown is basis else value_at(basis, path), before, after)
+            for path, before, after in _differences(shown, predicted, ())
+        ]
         if not changes:
             return
         layer = _Layer(self, basis, changes, predicted if shown is basis else None)
