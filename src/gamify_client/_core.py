@@ -10,6 +10,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -31,7 +33,9 @@ from .errors import (
 from .events import EventManager
 from .keys import Key
 from .models import LoginResult, MutationResult
-from .realtime import MutationListener, RealtimeSync, Write
+from .optimistic import OptimisticUpdate, begin_optimistic
+from .persist import PersistedCache
+from .realtime import MutationListener, RealtimeSync, Schedule, Write
 from .refresh import DataRefreshManager
 
 __all__ = [
@@ -60,14 +64,17 @@ def resolve_settings(
     timeout: float | None,
     max_retries: int | None,
     default_headers: Mapping[str, str] | None,
+    **options: Any,
 ) -> ClientConfig:
-    """A client's settings: its keyword arguments over ``config`` (or the environment)."""
+    """A client's settings: its keyword arguments over ``config`` (or the environment);
+    ``options`` are more settings by name (None leaves one as it is)."""
     return (config or ClientConfig.from_env()).replace(
         base_url=base_url,
         token=token,
         timeout=timeout,
         max_retries=max_retries,
         default_headers=default_headers,
+        **options,
     )
 
 
@@ -160,6 +167,7 @@ class BaseClient:
     _retry_policy: RetryPolicy
     _realtime: RealtimeSync
     _auth_headers: dict[str, str]
+    _persisted: PersistedCache | None = None
 
     def __init__(
         self,
@@ -168,6 +176,7 @@ class BaseClient:
         refresh_manager: DataRefreshManager | None,
         events: EventManager | None,
         clock: Callable[[], float] | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self._apply_config(config)
         self.refresh_manager = refresh_manager or DataRefreshManager(
@@ -176,6 +185,13 @@ class BaseClient:
         self.events = events or EventManager()
         if config.debug:
             enable_debug_logging()
+        # The writes whose prediction shows already (a queued write being sent), by call: sent,
+        # they must not be predicted twice.
+        self._optimistic_pending: dict[int, tuple[Call[Any], OptimisticUpdate]] = {}
+        if config.persist_cache and config.offline and schedule is not None:
+            self._persisted = PersistedCache(
+                config.offline, self.refresh_manager, self.user_id, schedule=schedule
+            )
 
     def _apply_config(self, config: ClientConfig) -> None:
         self._config = config
@@ -214,6 +230,8 @@ class BaseClient:
         self._config = dataclasses.replace(self._config, token=value)
         self._set_auth_headers(value)
         if self.user_id != before:
+            if self._persisted is not None:
+                self._persisted.switch(self.user_id)
             self._identity_changed()
 
     @property
@@ -242,6 +260,55 @@ class BaseClient:
         """How many writes of this client (and its ``with_options`` copies) are being sent or
         settled right now."""
         return self._realtime.writes_in_flight
+
+    def _optimistic_begin(self, call: Call[Any]) -> OptimisticUpdate | None:
+        """Show the predicted effect of the write ``call`` to observers now, marked optimistic;
+        the handle that settles it (``settle(result)``, after the answer was applied) or takes
+        it back (``rollback(error)``), or None when nothing was shown (no prediction for the
+        write, or no data cached for the keys it changes). While it is pending, sending the same
+        ``call`` (the outbox's replay) shows no second prediction."""
+        token = id(call)
+        update = begin_optimistic(
+            call,
+            self.refresh_manager,
+            self.events,
+            viewer=self.user_id,
+            on_done=partial(self._optimistic_pending.pop, token, None),
+        )
+        if update is not None:
+            # The call is held with its handle, so its id names no other call meanwhile.
+            self._optimistic_pending[token] = (call, update)
+        return update
+
+    @contextmanager
+    def _optimistic_call(self, call: Call[Any]) -> Iterator[None]:
+        """Wraps sending a write when the client is ``optimistic``: the prediction shows
+        before the request leaves, goes once the answer was applied, and is rolled back when
+        the call raises."""
+        shown = self._optimistic_pending.get(id(call))
+        update = (
+            self._optimistic_begin(call)
+            if self._config.optimistic and call.mutation is not None and shown is None
+            else None
+        )
+        if update is None:
+            yield
+            return
+        try:
+            yield
+        except BaseException as error:
+            update.rollback(error)
+            raise
+        update.settle()
+
+    @property
+    def persisted_cache(self) -> PersistedCache | None:
+        """The persisted cache (``persist_cache=True``), or None."""
+        return self._persisted
+
+    def _close_persisted_cache(self) -> None:
+        if self._persisted is not None:
+            self._persisted.close()
 
     def _identity_changed(self) -> None:
         """The token now names another user (or none): data keyed by who asks follows it.

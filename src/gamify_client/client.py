@@ -74,7 +74,10 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
     runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
     lets a test drive them; the default cache then uses its clock too). ``dispatch`` is how the
     callbacks of its queries run when a ``use_*`` method is given none, e.g. on a UI thread
-    (also settable later as ``client.dispatch``).
+    (also settable later as ``client.dispatch``). ``optimistic=True`` shows each write's
+    predicted effect to observers before its answer; ``persist_cache=True`` keeps the cache's
+    server data in the SQLite file ``offline`` and shows it, stale, when the same user's
+    client starts again (see :mod:`gamify_client.optimistic` and :mod:`gamify_client.persist`).
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -95,6 +98,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: Scheduler | None = None,
         dispatch: Dispatch | None = None,
+        optimistic: bool | None = None,
+        offline: str | None = None,
+        persist_cache: bool | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -103,6 +109,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            optimistic=optimistic,
+            offline=offline,
+            persist_cache=persist_cache,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or Scheduler()
@@ -111,6 +120,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             refresh_manager=refresh_manager,
             events=events,
             clock=scheduler.clock if scheduler is not None else None,
+            schedule=self.scheduler.call_later,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=settings.timeout)
@@ -141,7 +151,8 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         bridges and push listeners attached to this client. Closing the copy closes its
         queries only."""
         copy = GamifyClient(
-            config=self._config.with_changes(**changes),
+            # The persisted cache stays with the client that opened it.
+            config=self._config.with_changes(**{"persist_cache": False, **changes}),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -153,7 +164,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         return copy
 
     def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation):
+        with self._realtime.sending(call.mutation), self._optimistic_call(call):
             try:
                 response = self._send_once(call, 1)
             except GamifyError as error:
@@ -233,6 +244,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self._closing.set()
         self._close_links()
         self._close_queries()
+        self._close_persisted_cache()
         if self._owns_http:
             _abort_in_flight(self._http)
         if self._owns_scheduler:
@@ -270,8 +282,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
 
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
     ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
-    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, as for
-    :class:`GamifyClient`.
+    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, and
+    ``optimistic``, ``offline`` and ``persist_cache`` work, as for :class:`GamifyClient`.
 
     >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
     ...     await client.login(email="admin@example.com", password="secret")
@@ -292,6 +304,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: AsyncScheduler | None = None,
         dispatch: Dispatch | None = None,
+        optimistic: bool | None = None,
+        offline: str | None = None,
+        persist_cache: bool | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -300,6 +315,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            optimistic=optimistic,
+            offline=offline,
+            persist_cache=persist_cache,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or AsyncScheduler()
@@ -308,6 +326,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             refresh_manager=refresh_manager,
             events=events,
             clock=scheduler.clock if scheduler is not None else None,
+            schedule=self.scheduler.call_later,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=settings.timeout)
@@ -336,7 +355,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         focus and online managers, and real-time sync (so its writes reach this client's
         bridges). Closing the copy closes its queries only."""
         copy = AsyncGamifyClient(
-            config=self._config.with_changes(**changes),
+            # The persisted cache stays with the client that opened it.
+            config=self._config.with_changes(**{"persist_cache": False, **changes}),
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -348,7 +368,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         return copy
 
     async def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation):
+        with self._realtime.sending(call.mutation), self._optimistic_call(call):
             try:
                 response = await self._send_once(call, 1)
             except GamifyError as error:
@@ -422,6 +442,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         self._closed = True
         await self._close_links()
         self._close_queries()
+        self._close_persisted_cache()
         if self._owns_scheduler:
             self.scheduler.close()
         if self._owns_http:

@@ -53,6 +53,15 @@ class ClientConfig:
     retry_backoff_max: float = 8.0
     retry_after_max: float = 60.0
     """A ``Retry-After`` longer than this is ignored in favour of the backoff."""
+    optimistic: bool = False
+    """Show the predicted effect of a write to observers at once, before its answer (see
+    :mod:`gamify_client.optimistic`); ``with_options(optimistic=True)`` turns it on for the
+    calls of one copy of the client."""
+    offline: str | None = None
+    """The SQLite file of the client's offline state (its persisted cache)."""
+    persist_cache: bool = False
+    """Keep the cache's server data in ``offline``'s file and show it, marked stale, when a
+    client of the same user starts again."""
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -62,6 +71,8 @@ class ClientConfig:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {self.max_retries}")
+        if self.persist_cache and not self.offline:
+            raise ConfigError("persist_cache needs offline, the file to keep the cache in")
         for name in (
             "timeout",
             "task_completion_delay",
@@ -156,4 +167,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "cache_ttl": ("GAMIFY_CACHE_TTL_MS", _milliseconds),
     "gc_time": ("GAMIFY_GC_TIME_MS", _milliseconds),
     "focus_throttle": ("GAMIFY_FOCUS_THROTTLE_MS", _milliseconds),
+    "optimistic": ("GAMIFY_OPTIMISTIC", _flag),
+    "offline": ("GAMIFY_OFFLINE", str),
+    "persist_cache": ("GAMIFY_PERSIST_CACHE", _flag),
 }

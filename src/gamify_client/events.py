@@ -21,7 +21,8 @@ logger = logging.getLogger("gamify_client")
 
 
 class Event(StrEnum):
-    """The seed's event names, as the real frontend emits them."""
+    """The seed's event names, as the real frontend emits them, and the SDK's own for the end
+    of an optimistic update (see :mod:`gamify_client.optimistic`)."""
 
     TASK_COMPLETED = "taskCompleted"
     TASK_CREATED = "taskCreated"
@@ -31,6 +32,10 @@ class Event(StrEnum):
     PROGRESS_UPDATE = "progressUpdate"
     USER_UPDATE = "userUpdate"
     DATA_REFRESH = "dataRefresh"
+    OPTIMISTIC_ROLLBACK = "optimisticRollback"
+    """A write failed for good and its predicted change was taken back."""
+    OPTIMISTIC_CONFLICT = "optimisticConflict"
+    """Fetched data contradicted a pending predicted change, which was dropped."""
 
 
 Listener = Callable[[Any], object]
@@ -149,6 +154,14 @@ class EventManager:
     def emit_data_refresh(self, data: Any = None) -> None:
         """Emit :attr:`Event.DATA_REFRESH`."""
         self.emit(Event.DATA_REFRESH, data)
+
+    def emit_optimistic_rollback(self, data: Any = None) -> None:
+        """Emit :attr:`Event.OPTIMISTIC_ROLLBACK`."""
+        self.emit(Event.OPTIMISTIC_ROLLBACK, data)
+
+    def emit_optimistic_conflict(self, data: Any = None) -> None:
+        """Emit :attr:`Event.OPTIMISTIC_CONFLICT`."""
+        self.emit(Event.OPTIMISTIC_CONFLICT, data)
 
     def _receiver(self, event: Event, listener: Listener) -> Callable[..., None]:
         """The blinker receiver that calls ``listener`` with the payload, never raising."""

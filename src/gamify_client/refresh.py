@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from threading import Lock
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from ._changes import differs
 from ._loops import running_loop
@@ -33,6 +33,7 @@ __all__ = [
     "DataRefreshManager",
     "FetchStatus",
     "Invalidated",
+    "Layer",
     "Status",
 ]
 
@@ -60,6 +61,24 @@ class Invalidated:
 
 INVALIDATED = Invalidated()
 """The one :class:`Invalidated` value: ``if data is INVALIDATED: refetch()``."""
+
+
+class Layer(Protocol):
+    """A change shown over a key's server data before the server confirmed it (an optimistic
+    update): observers see every layer of the key applied in order over the server's data."""
+
+    def apply(self, base: Any) -> Any:
+        """The server's data ``base`` with this change on top (a new object)."""
+        ...
+
+    def conflicts(self, base: Any) -> bool:
+        """Whether fetched server data ``base`` contradicts this change: it is then dropped."""
+        ...
+
+    def dropped(self, key: Key) -> None:
+        """Called, outside the manager's lock, after a conflict dropped the layer from ``key``."""
+        ...
+
 
 # How many times in a row a fetch is repeated because its key was invalidated while it ran: a
 # bound, so that a key invalidated faster than it can be fetched cannot keep its callers waiting.
@@ -101,12 +120,16 @@ class CacheEntry:
     status: Status = "pending"
     fetch_status: FetchStatus = "idle"
     error: Exception | None = None
+    optimistic: bool = False
+    """Whether ``data`` shows writes the server has not confirmed yet (optimistic layers, see
+    :meth:`DataRefreshManager.add_layer`)."""
 
 
 class _Entry:
     """One key's live state; read and written only under the manager's lock."""
 
     __slots__ = (
+        "base",
         "data",
         "delivering",
         "error",
@@ -116,6 +139,7 @@ class _Entry:
         "hears_invalidations",
         "invalidated",
         "key",
+        "layers",
         "observers",
         "pending",
         "status",
@@ -137,18 +161,36 @@ class _Entry:
         self.flight: _Flight | None = None
         self.pending: deque[Any] = deque()
         self.delivering = False
+        # With optimistic layers, ``data`` is what observers see and ``base`` the server's data
+        # under the layers; without, ``base`` is unused.
+        self.base: Any = None
+        self.layers: list[Layer] = []
 
     # Every change of the key's state goes through one of these transitions (TanStack Query's
     # reducer), so that each can be read in one place.
 
     def stored(self, data: Any, now: float, *, fresh: bool) -> None:
-        """New data (a fetch, ``set`` or ``update``), in a new generation."""
+        """New data (a fetch, ``set`` or ``update``), in a new generation; with optimistic
+        layers it is their new base and they are shown over it."""
+        if self.layers:
+            self.base = data
+            data = self.view()
         self.data = data
         self.updated_at = now
         self.generation += 1
         self.invalidated = not fresh
         self.status = "success"
         self.error = None
+
+    def view(self) -> Any:
+        """The base with every layer applied in order."""
+        data = self.base
+        for layer in self.layers:
+            data = layer.apply(data)
+        return data
+
+    def server_data(self) -> Any:
+        return self.base if self.layers else self.data
 
     def invalidate(self) -> None:
         """Stale from now on; a fetch in flight for the older generation fetches again."""
@@ -227,6 +269,7 @@ class DataRefreshManager:
         # Keys with neither observers nor a fetch, oldest first: the gc sweep reads only the front.
         self._idle: OrderedDict[Key, float] = OrderedDict()
         self._invalidation_listeners: dict[int, tuple[Callable[[Any], None], bool]] = {}
+        self._store_listeners: dict[int, Callable[[Key], None]] = {}
         self._tokens = itertools.count()
         self._reset_counters()
 
@@ -276,6 +319,7 @@ class DataRefreshManager:
                 status=entry.status,
                 fetch_status=entry.fetch_status,
                 error=entry.error,
+                optimistic=bool(entry.layers),
             )
 
     def active_keys(self, prefix: Key | None = None) -> list[Key]:
@@ -347,6 +391,34 @@ class DataRefreshManager:
         with self._lock:
             self._invalidation_listeners.pop(token, None)
 
+    def on_store(self, listener: Callable[[Key], None]) -> Callable[[], None]:
+        """Call ``listener`` with each key that gets new server data (a fetch, ``set``,
+        ``update`` or ``restore``); returns an idempotent unsubscribe. It runs under the
+        manager's lock, so it must only note the key (a write-behind store reads the data
+        later): no I/O, no call back into the manager."""
+        with self._lock:
+            token = next(self._tokens)
+            self._store_listeners[token] = listener
+        return partial(self._remove_store_listener, token)
+
+    def _remove_store_listener(self, token: int) -> None:
+        with self._lock:
+            self._store_listeners.pop(token, None)
+
+    def restore(self, key: Key, data: Any) -> bool:
+        """Give a key with no data yet ``data`` kept from an earlier run (a persisted cache),
+        stale and invalidated, so it is shown at once and fetched again; False when the key
+        has data already (newer than what was kept)."""
+        with self._lock:
+            now = self._clock()
+            entry = self._entry_for(key, now)
+            if entry.updated_at is not None:
+                return False
+            start = self._store(entry, data, now, fresh=False)
+        if start:
+            self._deliver(entry)
+        return True
+
     # Writes
 
     def notify(self, key: Key, data: Any) -> None:
@@ -369,7 +441,8 @@ class DataRefreshManager:
 
     def update(self, key: Key, fn: Callable[[Any], Any]) -> Any:
         """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
-        is none) and return what is stored. Returning the current value, or an equal one, is a
+        is none; under optimistic layers it is the server's data, which ``fn`` changes) and
+        return what is stored. Returning the current value, or an equal one, is a
         no-op. ``fn`` runs outside the lock and again if the key changed meanwhile, so keep it
         pure and return a new object rather than mutating the current one. An invalidated key
         stays invalidated.
@@ -378,7 +451,7 @@ class DataRefreshManager:
             with self._lock:
                 entry = self._entries.get(key)
                 generation = -1 if entry is None else entry.generation
-                current = None if entry is None else entry.data
+                current = None if entry is None else entry.server_data()
             data = fn(current)
             # A real change differs early (a patch changes the first fields it meets), so this
             # costs little; only an equal answer is compared whole, and then nobody is called.
@@ -433,6 +506,73 @@ class DataRefreshManager:
                 except Exception:
                     logger.exception("invalidation listener for %s raised", format_key(stored))
         return keys
+
+    # Optimistic layers: changes shown over a key's server data until the write is confirmed.
+    # A fetch, ``set`` or ``update`` replaces the data under the layers, so a change that
+    # arrives meanwhile stays when a layer goes; the cost is the layers of the one key.
+
+    def server_data(self, key: Key, default: Any = None) -> Any:
+        """The key's data without its optimistic layers (what the server last said), or
+        ``default`` when it has none."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.updated_at is None:
+                return default
+            return entry.server_data()
+
+    def add_layer(self, key: Key, layer: Layer) -> bool:
+        """Show ``layer`` over the key's data, after its other layers, and tell its subscribers;
+        False (and nothing done) when the key has no data to change."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.updated_at is None:
+                return False
+            before = entry.data
+            if not entry.layers:
+                entry.base = entry.data
+            entry.layers.append(layer)
+            # A layer is added because it changes what the key shows: no need to compare.
+            start = self._show(entry, before, changed=True)
+        if start:
+            self._deliver(entry)
+        return True
+
+    def remove_layer(self, key: Key, layer: Layer, *, keep: bool = False) -> None:
+        """Stop showing ``layer``. ``keep=True`` folds it into the server data instead (its
+        write succeeded but its answer did not patch this key: the refetch its rule asks for
+        replaces it), so the key shows the same; otherwise the key shows its server data with
+        the remaining layers, whatever arrived meanwhile included."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or layer not in entry.layers:
+                return
+            before = entry.data
+            entry.layers.remove(layer)
+            if keep:
+                entry.base = layer.apply(entry.base)
+            start = self._show(entry, before)
+        if start:
+            self._deliver(entry)
+
+    def _show(self, entry: _Entry, before: Any, *, changed: bool = False) -> bool:
+        """Recompute what the key shows from its server data and layers, under the lock; True
+        when the caller must deliver the change from ``before`` (``changed``: known to differ)."""
+        if entry.layers:
+            entry.data = entry.view()
+        else:
+            entry.data, entry.base = entry.base, None
+        if not entry.observers or not (changed or differs(before, entry.data)):
+            return False
+        return self._enqueue(entry, entry.data)
+
+    def _drop_conflicts(self, entry: _Entry, fetched: Any) -> list[Layer]:
+        """The layers that fetched server data contradicts, taken off the key."""
+        dropped = [layer for layer in entry.layers if layer.conflicts(fetched)]
+        for layer in dropped:
+            entry.layers.remove(layer)
+        if not entry.layers:
+            entry.data, entry.base = entry.base, None
+        return dropped
 
     def pause(self, key: Key) -> None:
         """Record that ``key`` owes a fetch that waits for the network (``fetch_status``
@@ -524,9 +664,12 @@ class DataRefreshManager:
         """Apply a fetch result; True when the key must be fetched again first."""
         entry = flight.entry
         start = False
+        dropped: list[Layer] = []
         with self._lock:
             now = self._clock()
             if entry.generation == flight.generation:
+                if entry.layers:
+                    dropped = self._drop_conflicts(entry, value)
                 start = self._store(entry, value, now, fresh=True)
             elif entry.invalidated and flight.refetches < _MAX_REFETCHES:
                 flight.refetches += 1
@@ -539,6 +682,8 @@ class DataRefreshManager:
         try:
             if start:
                 self._deliver(entry)
+            for layer in dropped:
+                layer.dropped(entry.key)
         finally:
             flight.future.set_result(value)
         return False
@@ -574,6 +719,8 @@ class DataRefreshManager:
         before the clear fetches again rather than storing old data."""
         with self._lock:
             for key, entry in list(self._entries.items()):
+                entry.layers.clear()
+                entry.base = None
                 if entry.observers or entry.flight is not None:
                     entry.data = None
                     entry.updated_at = None
@@ -619,8 +766,16 @@ class DataRefreshManager:
     ) -> bool:
         """Write data in a new generation; True when this call must deliver the change
         (``compare=False``: whatever it is, since the caller knows it is new)."""
-        changed = not compare or entry.updated_at is None or differs(entry.data, data)
+        first, layered, before = entry.updated_at is None, bool(entry.layers), entry.data
         entry.stored(data, now, fresh=fresh)
+        # Under layers, what observers see may not change even though the server data did.
+        data = entry.data
+        changed = first or (differs(before, data) if compare or layered else True)
+        for listener in self._store_listeners.values():
+            try:
+                listener(entry.key)
+            except Exception:
+                logger.exception("a store listener raised for %s", format_key(entry.key))
         if not entry.observers:
             self._mark_idle(entry, now)
             return False

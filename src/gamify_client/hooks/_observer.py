@@ -166,6 +166,13 @@ class QueryObserver(Generic[T]):
         return self._shared.is_stale(self._settings.stale_time)
 
     @property
+    def is_optimistic(self) -> bool:
+        """Whether the key's data shows a write the server has not confirmed yet (an
+        optimistic update, see :mod:`gamify_client.optimistic`)."""
+        entry = self._registry.manager.peek(self.key)
+        return entry is not None and entry.optimistic
+
+    @property
     def fetching(self) -> bool:
         """Whether a fetch of the key runs or is queued (read it; it calls nobody back)."""
         return self._shared.fetching
