@@ -95,6 +95,10 @@ def _first_error(err: ValidationError) -> str:
     return f"{location}: {first['msg']}"
 
 
+# What the errors of a body read from a message (not from an HTTP answer) name as their
+# response: made once, since a remote write is parsed on every message a link receives.
+_DECODED_ELSEWHERE = httpx.Response(200)
+
 _MISS = object()
 _MEMO_URLS = 256
 
@@ -201,7 +205,13 @@ class MutationPayload(Generic[T]):
     payload: Payload[T]
 
     def __call__(self, response: httpx.Response) -> MutationResult[T]:
-        body = decode_json(response)
+        return self.from_body(decode_json(response), response)
+
+    def from_body(
+        self, body: Any, response: httpx.Response = _DECODED_ELSEWHERE
+    ) -> MutationResult[T]:
+        """The result of an already decoded answer: what another process's message carries.
+        ``response`` is only named by the errors; without one they name a bare 200."""
         data = self.payload.from_body(body, response)
         message: str | None = None
         real_time: RealTimeData | None = None

@@ -157,16 +157,21 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     the work, since a patch copies a handful of models per write."""
     if not changes:
         return model
-    copied = model.__class__.__new__(model.__class__)
-    fields = dict(model.__dict__)
+    cls = model.__class__
+    copied = cls.__new__(cls)
+    fields = model.__dict__.copy()
     fields.update(changes)
-    object.__setattr__(copied, "__dict__", fields)
-    object.__setattr__(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    object.__setattr__(
-        copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys()
-    )
-    object.__setattr__(copied, "__pydantic_private__", model.__pydantic_private__)
+    _set_attribute(copied, "__dict__", fields)
+    _set_attribute(copied, "__pydantic_extra__", model.__pydantic_extra__)
+    fields_set = model.__pydantic_fields_set__ | changes.keys()
+    _set_attribute(copied, "__pydantic_fields_set__", fields_set)
+    _set_attribute(copied, "__pydantic_private__", model.__pydantic_private__)
     return copied
+
+
+# The models are frozen: their slots are filled past pydantic's guard. Bound once, since
+# every write that reaches a process through a bridge copies a dozen models.
+_set_attribute = object.__setattr__
 
 
 def _with_summary(progress: UserBatchProgress, summary: BatchProgressSummary) -> UserBatchProgress:

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic_core import from_json
 
 from .._links import EVENTS_PATH
+from .._parsing import MutationPayload
 from ..errors import GamifyError
 from ..keys import format_key
 from ..models import MutationResult
@@ -105,7 +107,9 @@ class MutationMessage:
     def decode(cls, raw: bytes | str) -> MutationMessage:
         """Read a message; raises :class:`MalformedMessage` for anything else."""
         try:
-            data = json.loads(raw)
+            # pydantic's reader: about twice as fast as json.loads on a message, which every
+            # process of a deployment decodes for every write.
+            data = from_json(raw)
         except (ValueError, TypeError) as err:
             raise MalformedMessage(f"not JSON: {err}") from None
         return cls.from_wire(data)
@@ -154,8 +158,13 @@ def result_from_body(mutation: str, body: Any) -> MutationResult[Any]:
     write = ALL_WRITES.get(mutation)
     if write is None:
         raise MalformedMessage(f"unknown mutation {mutation!r}")
+    parse = write.parse
     try:
-        return write.parse(httpx.Response(200, json=body))
+        if isinstance(parse, MutationPayload):
+            # Straight from the decoded body: encoding it again into a response, only for the
+            # parser to decode it once more, cost more than the rest of applying a write.
+            return parse.from_body(body)
+        return parse(httpx.Response(200, json=body))
     except (GamifyError, TypeError, ValueError) as err:
         raise MalformedMessage(f"the body is not a {mutation} answer: {err}") from None
 
