@@ -114,12 +114,18 @@ class _LastParse:
         self.lock = threading.Lock()
 
     def get(self, url: str, content: bytes) -> Any:
+        """The result made of ``content`` at ``url``, or ``_MISS``. A different body drops the
+        URL's entry at once, so the old result (unless its caller still holds it) is freed
+        before the new one is built: polling fresh data never holds two results per URL."""
         with self.lock:
             entry = self.entries.get(url)
-            if entry is None or entry[0] != content:
-                return _MISS
-            self.entries.move_to_end(url)
-            return entry[1]
+            if entry is not None and entry[0] == content:
+                self.entries.move_to_end(url)
+                return entry[1]
+            stale = self.entries.pop(url, None)
+        # ``stale`` is released on return, outside the lock.
+        del stale
+        return _MISS
 
     def put(self, url: str, content: bytes, result: Any) -> None:
         with self.lock:
