@@ -133,7 +133,8 @@ class MutationMessage:
             raise MalformedMessage("the origin must be a string or null")
         if not isinstance(request, Mapping):
             raise MalformedMessage("the request must be an object")
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        # The types of the keys at C speed: every process reads every message.
+        if not isinstance(keys, list) or not set(map(type, keys)) <= {str}:
             raise MalformedMessage("the keys must be a list of strings")
         return cls(
             id=message_id,
