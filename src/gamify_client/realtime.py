@@ -174,7 +174,11 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
 _set_attribute = object.__setattr__
 
 
-def _with_summary(progress: UserBatchProgress, summary: BatchProgressSummary) -> UserBatchProgress:
+def _with_submission(
+    progress: UserBatchProgress, summary: BatchProgressSummary, task_id: str | None
+) -> UserBatchProgress:
+    """``progress`` with the batch's new summary and, when it lists it, the task completed:
+    one copy of the progress, since every process that holds it makes this one per write."""
     metrics = evolve(
         progress.progress_metrics,
         {
@@ -184,19 +188,24 @@ def _with_summary(progress: UserBatchProgress, summary: BatchProgressSummary) ->
             "total_points_earned": summary.total_points_earned,
         },
     )
-    return evolve(progress, {"progress_metrics": metrics})
+    changes: dict[str, Any] = {"progress_metrics": metrics}
+    entries = _with_task_completed(progress.task_progress, task_id)
+    if entries is not None:
+        changes["task_progress"] = entries
+    return evolve(progress, changes)
 
 
-def _with_task_completed(progress: UserBatchProgress, task_id: str | None) -> UserBatchProgress:
+def _with_task_completed(entries: Sequence[Any], task_id: str | None) -> list[Any] | None:
+    """A copy of ``entries`` with the task's entry completed; None when it is not there."""
     if task_id is None:
-        return progress
-    entries = list(progress.task_progress)
+        return None
     for index, entry in enumerate(entries):
         reference = entry.task_id
         if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
-            entries[index] = evolve(entry, {"status": "completed"})
-            return evolve(progress, {"task_progress": entries})
-    return progress
+            changed = list(entries)
+            changed[index] = evolve(entry, {"status": "completed"})
+            return changed
+    return None
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -222,7 +231,7 @@ def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
             stats["total_points_earned"] = dashboard.overall_stats.total_points_earned + (
                 summary.total_points_earned - old.total_points_earned
             )
-            batches[index] = _with_task_completed(_with_summary(progress, summary), task_id)
+            batches[index] = _with_submission(progress, summary, task_id)
         return evolve(
             dashboard,
             {
@@ -239,7 +248,7 @@ def _patch_user_progress(real_time: RealTimeData, task_id: str | None) -> Patch:
     def patch(progress: Any) -> Any:
         if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
             return progress
-        return _with_task_completed(_with_summary(progress, real_time.batch_progress), task_id)
+        return _with_submission(progress, real_time.batch_progress, task_id)
 
     return patch
 
@@ -249,7 +258,7 @@ def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | No
         if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
             return report
         students = [
-            _with_task_completed(_with_summary(progress, real_time.batch_progress), task_id)
+            _with_submission(progress, real_time.batch_progress, task_id)
             if _ref_id(progress.user_id) == user_id
             else progress
             for progress in report.students_progress
