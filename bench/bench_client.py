@@ -32,8 +32,8 @@ from gamify_client import AsyncGamifyClient, ClientConfig, GamifyClient
 from gamify_client.models import Task
 from gamify_client.resources.tasks import list_tasks
 
-ROUNDS = 30
-PER_ROUND = 100
+ROUNDS = 150
+PER_ROUND = 20
 TASKS = TypeAdapter(list[Task])
 
 
