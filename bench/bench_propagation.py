@@ -138,18 +138,17 @@ def _processes(
 
 
 def _create_tasks(admin: GamifyClient, seed: DemoData, count: int) -> list[str]:
+    """``count`` new tasks in the demo batch, for the user to submit one per write."""
+    fields: dict[str, Any] = {
+        "description": "propagation",
+        "details": "submit me",
+        "category": seed.category_ids[0],
+        "difficulty": "Easy",
+        "batch": seed.batch_id,
+        "points": 10,
+    }
     return [
-        str(
-            admin.tasks.create(
-                name=f"bench task {index}",
-                description="propagation",
-                details="submit me",
-                category=seed.category_ids[0],
-                difficulty="Easy",
-                batch=seed.batch_id,
-                points=10,
-            ).data.id
-        )
+        str(admin.tasks.create(name=f"bench task {index}", **fields).data.id)
         for index in range(count)
     ]
 
