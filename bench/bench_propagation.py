@@ -12,6 +12,8 @@ its cache holds each patched value. All of them read the system-wide monotonic c
   ``redis-server`` is not installed.
 - ``sse_propagation_{1,5,20}_p50_ms`` / ``_p95_ms``: the same clock, through server push
   (``client.listen()``); the served backend pushes to every stream itself.
+- ``{redis,sse}_propagation_{1,5,20}_write_p50_ms``: the writer's own round trip in the same
+  run, the floor of the figures above (the backend is served from this process).
 - ``remote_apply_cpu_us``: the CPU time (``time.process_time``, every thread of the process)
   a subscriber spends per write another process made, measured over CPU_MESSAGES messages
   published on its Redis channel at a steady pace, with live queries on the dashboard and
@@ -29,6 +31,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -162,9 +165,18 @@ def _served_backend() -> Iterator[tuple[GamifyBackend, DemoData, str]]:
             yield backend, seed, base_url
 
 
-def _propagation_ms(count: int, redis_url: str | None) -> list[float]:
-    """One run with ``count`` subscribers: for each write after the warm-up, the delay until
-    the last subscriber held it, in milliseconds."""
+@dataclass(frozen=True)
+class Run:
+    """One run's samples after the warm-up, in milliseconds: until the last subscriber held
+    each write, and the write's own round trip (the floor of the first, since a link carries
+    a write once it was applied where it was made)."""
+
+    delays_ms: list[float]
+    writes_ms: list[float]
+
+
+def _propagation(count: int, redis_url: str | None) -> Run:
+    """One run with ``count`` subscribers."""
     with _served_backend() as (backend, seed, base_url):
         admin = ClientConfig(base_url=base_url, token=backend.token_for(seed.admin.id))
         with GamifyClient(config=admin) as client:
@@ -176,6 +188,7 @@ def _propagation_ms(count: int, redis_url: str | None) -> list[float]:
         arguments = [(index, base_url, token, redis_url, reports, stop) for index in range(count)]
         config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
         delays: list[float] = []
+        writes: list[float] = []
         with (
             _processes(_subscriber, arguments, reports, stop),
             GamifyClient(config=config) as writer,
@@ -189,11 +202,15 @@ def _propagation_ms(count: int, redis_url: str | None) -> list[float]:
                 result = writer.tasks.submit(
                     task_id, user_id=user, submission_type="Text Entry", value="done"
                 )
+                writes.append(time.monotonic() - sent)
                 assert result.real_time is not None
                 delays.append(_last_arrival(reports, count, result.real_time.new_total_xp) - sent)
             if bridge is not None:
                 bridge.close()
-    return [delay * 1000 for delay in delays[WARMUP:]]
+    return Run(
+        delays_ms=[delay * 1000 for delay in delays[WARMUP:]],
+        writes_ms=[write * 1000 for write in writes[WARMUP:]],
+    )
 
 
 def _last_arrival(reports: Any, count: int, expected: object) -> float:
@@ -261,23 +278,25 @@ def _p(values: list[float], quantile: float) -> float:
     return ordered[min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))]
 
 
-def _print_delays(kind: str, count: int, delays: list[float]) -> None:
-    print(f"{kind}_propagation_{count}_p50_ms: {statistics.median(delays):.3f}")
-    print(f"{kind}_propagation_{count}_p95_ms: {_p(delays, 0.95):.3f}")
+def _print_run(kind: str, count: int, run: Run) -> None:
+    name = f"{kind}_propagation_{count}"
+    print(f"{name}_p50_ms: {statistics.median(run.delays_ms):.3f}")
+    print(f"{name}_p95_ms: {_p(run.delays_ms, 0.95):.3f}")
+    print(f"{name}_write_p50_ms: {statistics.median(run.writes_ms):.3f}")
 
 
 def main() -> None:
     if redis_server_binary() is None:
-        for count, suffix in itertools.product(SUBSCRIBERS, ("p50", "p95")):
+        for count, suffix in itertools.product(SUBSCRIBERS, ("p50", "p95", "write_p50")):
             print(f"redis_propagation_{count}_{suffix}_ms: skipped (redis-server is not installed)")
         print("remote_apply_cpu_us: skipped (redis-server is not installed)")
     else:
         with RedisServer() as server:
             for count in SUBSCRIBERS:
-                _print_delays("redis", count, _propagation_ms(count, server.url))
+                _print_run("redis", count, _propagation(count, server.url))
             print(f"remote_apply_cpu_us: {remote_apply_cpu_us(server.url):.1f}")
     for count in SUBSCRIBERS:
-        _print_delays("sse", count, _propagation_ms(count, None))
+        _print_run("sse", count, _propagation(count, None))
 
 
 if __name__ == "__main__":
