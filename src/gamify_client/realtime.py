@@ -151,6 +151,9 @@ class Rule:
 _M = TypeVar("_M", bound=BaseModel)
 
 
+_set_slot = object.__setattr__
+
+
 def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model.model_copy(update=changes)`` on the path from a write's answer to its observers:
     the same result (nothing validated, the changed fields marked set), made with a fraction of
@@ -161,51 +164,38 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     copied = cls.__new__(cls)
     fields = model.__dict__.copy()
     fields.update(changes)
-    _set_attribute(copied, "__dict__", fields)
-    _set_attribute(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    fields_set = model.__pydantic_fields_set__ | changes.keys()
-    _set_attribute(copied, "__pydantic_fields_set__", fields_set)
-    _set_attribute(copied, "__pydantic_private__", model.__pydantic_private__)
+    _set_slot(copied, "__dict__", fields)
+    _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
+    _set_slot(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__.union(changes))
+    _set_slot(copied, "__pydantic_private__", model.__pydantic_private__)
     return copied
 
 
-# The models are frozen: their slots are filled past pydantic's guard. Bound once, since
-# every write that reaches a process through a bridge copies a dozen models.
-_set_attribute = object.__setattr__
-
-
-def _with_submission(
-    progress: UserBatchProgress, summary: BatchProgressSummary, task_id: str | None
+def _progressed(
+    progress: UserBatchProgress, summary: BatchProgressSummary | None, task_id: str | None
 ) -> UserBatchProgress:
-    """``progress`` with the batch's new summary and, when it lists it, the task completed:
-    one copy of the progress, since every process that holds it makes this one per write."""
-    metrics = evolve(
-        progress.progress_metrics,
-        {
-            "completed_tasks": summary.completed_tasks,
-            "total_tasks": summary.total_tasks,
-            "completion_percentage": summary.completion_percentage,
-            "total_points_earned": summary.total_points_earned,
-        },
-    )
-    changes: dict[str, Any] = {"progress_metrics": metrics}
-    entries = _with_task_completed(progress.task_progress, task_id)
-    if entries is not None:
-        changes["task_progress"] = entries
+    """``progress`` with the batch summary of a submission's ``realTimeData`` (when there is
+    one) and the submitted task marked completed, copied once."""
+    changes: dict[str, Any] = {}
+    if summary is not None:
+        changes["progress_metrics"] = evolve(
+            progress.progress_metrics,
+            {
+                "completed_tasks": summary.completed_tasks,
+                "total_tasks": summary.total_tasks,
+                "completion_percentage": summary.completion_percentage,
+                "total_points_earned": summary.total_points_earned,
+            },
+        )
+    if task_id is not None:
+        for index, entry in enumerate(progress.task_progress):
+            reference = entry.task_id
+            if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
+                entries = list(progress.task_progress)
+                entries[index] = evolve(entry, {"status": "completed"})
+                changes["task_progress"] = entries
+                break
     return evolve(progress, changes)
-
-
-def _with_task_completed(entries: Sequence[Any], task_id: str | None) -> list[Any] | None:
-    """A copy of ``entries`` with the task's entry completed; None when it is not there."""
-    if task_id is None:
-        return None
-    for index, entry in enumerate(entries):
-        reference = entry.task_id
-        if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
-            changed = list(entries)
-            changed[index] = evolve(entry, {"status": "completed"})
-            return changed
-    return None
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -231,7 +221,7 @@ def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
             stats["total_points_earned"] = dashboard.overall_stats.total_points_earned + (
                 summary.total_points_earned - old.total_points_earned
             )
-            batches[index] = _with_submission(progress, summary, task_id)
+            batches[index] = _progressed(progress, summary, task_id)
         return evolve(
             dashboard,
             {
@@ -248,7 +238,7 @@ def _patch_user_progress(real_time: RealTimeData, task_id: str | None) -> Patch:
     def patch(progress: Any) -> Any:
         if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
             return progress
-        return _with_submission(progress, real_time.batch_progress, task_id)
+        return _progressed(progress, real_time.batch_progress, task_id)
 
     return patch
 
@@ -258,7 +248,7 @@ def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | No
         if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
             return report
         students = [
-            _with_submission(progress, real_time.batch_progress, task_id)
+            _progressed(progress, real_time.batch_progress, task_id)
             if _ref_id(progress.user_id) == user_id
             else progress
             for progress in report.students_progress
