@@ -1,11 +1,18 @@
-"""The client's cost over raw httpx on a real loopback server, and the cost of parsing.
+"""A typed GET through the client against what a typed user writes without it.
 
-``sync_get_overhead_ratio`` / ``async_get_overhead_ratio``: median time of
-``client.tasks.list()`` over the median of ``httpx.Client.get(url).json()`` against the same
-server answering the same 20 tasks each time, measured interleaved in one run. An unchanged
-answer is not validated again (structural sharing), so these are the cost of polling.
-``*_changing`` are the same against a server whose every answer differs, so every call
-validates 20 tasks: the cost of fresh data. ``parse_20_tasks_us``: validating 20 tasks.
+The baseline is what a user who wants typed results writes with httpx alone:
+``TypeAdapter(list[Task]).validate_json(http.get(url).content)``, the same model type the
+client returns. Both sides run against one loopback server answering 20 tasks, in
+interleaved rounds (``bench/_interleave.py``), each figure with its A/A control (``_aa``).
+
+- ``typed_get_ratio_sync`` / ``typed_get_ratio_async``: ``client.tasks.list()`` over the
+  baseline, against a server whose every answer differs from the one before, so both sides
+  validate 20 tasks on every call (the client cannot reuse its last result): the cost of
+  the client on fresh data (target at most 1.03).
+- ``typed_get_ratio_sync_unchanged`` / ``typed_get_ratio_async_unchanged``: the same against
+  a server that answers the same bytes every time; the client then gives back its last
+  result without validating again, the baseline validates every time: what polling costs.
+- ``parse_20_tasks_us``: validating 20 tasks, the part of a fresh answer typing adds.
 """
 
 from __future__ import annotations
@@ -17,61 +24,68 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+from pydantic import TypeAdapter
 
 from bench._fixed_server import fixed_server, twenty_tasks
+from bench._interleave import Ratio, measure_ratio, measure_ratio_async
 from gamify_client import AsyncGamifyClient, ClientConfig, GamifyClient
+from gamify_client.models import Task
 from gamify_client.resources.tasks import list_tasks
 
-ROUNDS = 30
-PER_ROUND = 100
+ROUNDS = 150
+PER_ROUND = 20
+TASKS = TypeAdapter(list[Task])
 
 
-def _median_ratio(samples_ours: list[float], samples_raw: list[float]) -> float:
-    return statistics.median(samples_ours) / statistics.median(samples_raw)
+def _timed_sync(fn: Callable[[], object]) -> Callable[[], float]:
+    """A sampler: the mean seconds of one call over PER_ROUND calls."""
+
+    def sample() -> float:
+        start = time.perf_counter()
+        for _ in range(PER_ROUND):
+            fn()
+        return (time.perf_counter() - start) / PER_ROUND
+
+    return sample
 
 
-def _time_sync(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    for _ in range(PER_ROUND):
-        fn()
-    return (time.perf_counter() - start) / PER_ROUND
+def _timed_async(fn: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[float]]:
+    """The same as :func:`_timed_sync` for a coroutine function."""
+
+    async def sample() -> float:
+        start = time.perf_counter()
+        for _ in range(PER_ROUND):
+            await fn()
+        return (time.perf_counter() - start) / PER_ROUND
+
+    return sample
 
 
-async def _time_async(fn: Callable[[], Awaitable[object]]) -> float:
-    start = time.perf_counter()
-    for _ in range(PER_ROUND):
-        await fn()
-    return (time.perf_counter() - start) / PER_ROUND
-
-
-def sync_ratio(base_url: str) -> float:
+def sync_ratio(name: str, base_url: str) -> Ratio:
     url = f"{base_url}/api/task/all"
-    config = ClientConfig(base_url=base_url)
-    with httpx.Client() as raw, GamifyClient(config=config) as client:
-        raw.get(url).json()
+    with httpx.Client() as raw, GamifyClient(config=ClientConfig(base_url=base_url)) as client:
+
+        def typed_get() -> list[Task]:
+            return TASKS.validate_json(raw.get(url).content)
+
+        typed_get()
         client.tasks.list()
-        ours, baseline = [], []
-        for _ in range(ROUNDS):
-            baseline.append(_time_sync(lambda: raw.get(url).json()))
-            ours.append(_time_sync(client.tasks.list))
-    return _median_ratio(ours, baseline)
+        return measure_ratio(name, _timed_sync(client.tasks.list), _timed_sync(typed_get), ROUNDS)
 
 
-async def async_ratio(base_url: str) -> float:
+async def async_ratio(name: str, base_url: str) -> Ratio:
     url = f"{base_url}/api/task/all"
     config = ClientConfig(base_url=base_url)
     async with httpx.AsyncClient() as raw, AsyncGamifyClient(config=config) as client:
 
-        async def raw_get() -> object:
-            return (await raw.get(url)).json()
+        async def typed_get() -> list[Task]:
+            return TASKS.validate_json((await raw.get(url)).content)
 
-        await raw_get()
+        await typed_get()
         await client.tasks.list()
-        ours, baseline = [], []
-        for _ in range(ROUNDS):
-            baseline.append(await _time_async(raw_get))
-            ours.append(await _time_async(client.tasks.list))
-    return _median_ratio(ours, baseline)
+        return await measure_ratio_async(
+            name, _timed_async(client.tasks.list), _timed_async(typed_get), ROUNDS
+        )
 
 
 def parse_us() -> float:
@@ -94,10 +108,10 @@ def parse_us() -> float:
 
 
 def main() -> None:
-    with fixed_server() as base_url:
-        print(f"sync_get_overhead_ratio: {sync_ratio(base_url):.3f}")
-        print(f"async_get_overhead_ratio: {asyncio.run(async_ratio(base_url)):.3f}")
     with fixed_server(changing=True) as base_url:
-        print(f"sync_get_overhead_ratio_changing: {sync_ratio(base_url):.3f}")
-        print(f"async_get_overhead_ratio_changing: {asyncio.run(async_ratio(base_url)):.3f}")
+        print(sync_ratio("typed_get_ratio_sync", base_url).lines())
+        print(asyncio.run(async_ratio("typed_get_ratio_async", base_url)).lines())
+    with fixed_server() as base_url:
+        print(sync_ratio("typed_get_ratio_sync_unchanged", base_url).lines())
+        print(asyncio.run(async_ratio("typed_get_ratio_async_unchanged", base_url)).lines())
     print(f"parse_20_tasks_us: {parse_us():.1f}")

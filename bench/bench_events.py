@@ -1,18 +1,19 @@
 """Event manager: the cost of an emit.
 
 ``emit_ratio`` is ``EventManager.emit`` with 10 listeners over a bare ``blinker.Signal.send``
-with 10 receivers, measured in the same run (target: at most 1.5).
+with 10 receivers, measured in interleaved rounds (target: at most 1.5); ``emit_ratio_aa`` is
+its A/A control (see ``bench/_interleave.py``).
 """
 
 from __future__ import annotations
 
-import statistics
 import timeit
 from collections.abc import Callable
 from typing import Any
 
 import blinker
 
+from bench._interleave import Ratio, measure_ratio
 from gamify_client.events import Event, EventManager
 
 LISTENERS = 10
@@ -40,8 +41,8 @@ def _listener(payload: Any) -> None:
     """A listener that does nothing."""
 
 
-def emit_ratio() -> float:
-    """The median over ROUNDS of best-of-REPEATS ``emit`` / bare ``send``, interleaved."""
+def emit_ratio() -> Ratio:
+    """Best-of-REPEATS ``emit`` over bare ``send``, in ROUNDS interleaved rounds."""
     bare = blinker.Signal()
     events = EventManager()
     for _ in range(LISTENERS):
@@ -54,13 +55,12 @@ def emit_ratio() -> float:
         "emit(event, payload)",
         globals={"emit": events.emit, "event": Event.TASK_COMPLETED, "payload": PAYLOAD},
     )
-    ratios = [_best(emit) / _best(bare_send) for _ in range(ROUNDS)]
-    return statistics.median(ratios)
+    return measure_ratio("emit_ratio", lambda: _best(emit), lambda: _best(bare_send), ROUNDS)
 
 
 def main() -> None:
-    """Print ``emit_ratio``."""
-    print(f"emit_ratio: {emit_ratio():.2f}")
+    """Print ``emit_ratio`` and its A/A control."""
+    print(emit_ratio().lines(digits=2))
 
 
 if __name__ == "__main__":

@@ -7,16 +7,13 @@
 - ``leak_kib_10000_queries``: memory still allocated (tracemalloc) after opening and closing
   10,000 queries (target under 256 KiB).
 - ``query_data_read_ratio``: reading ``query.data`` over reading an attribute of a plain
-  object, measured in the same run (target at most 2).
-- ``mutation_to_observers_ms``: median time from ``tasks.submit`` returning until all 100
-  dashboard queries of the user hold the new XP (target under 1 ms: the patch from
-  ``realTimeData`` needs no request).
+  object, measured in interleaved rounds (target at most 2), with its A/A control
+  ``query_data_read_ratio_aa`` (see ``bench/_interleave.py``).
 """
 
 from __future__ import annotations
 
 import gc
-import statistics
 import threading
 import time
 import timeit
@@ -25,11 +22,15 @@ from typing import Any
 
 import httpx
 
+from bench._interleave import Ratio, measure_ratio
 from gamify_client import ClientConfig, GamifyClient
-from gamify_client.testing import DemoData, GamifyBackend
+from gamify_client.testing import GamifyBackend
 from gamify_client.timers import Scheduler
 
 BASE_URL = "http://bench.test"
+READS = 100_000
+REPEATS = 3
+ROUNDS = 9
 CONFIG = ClientConfig(base_url=BASE_URL, task_completion_delay=0, max_retries=0)
 
 
@@ -127,68 +128,28 @@ class _Plain:
         self.data = data
 
 
-def data_read_ratio() -> float:
+def data_read_ratio() -> Ratio:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
     with GamifyClient(config=CONFIG, http_client=httpx.Client(transport=transport)) as client:
         query = client.use_tasks_data()
         query.wait_for(timeout=30)
         plain = _Plain(query.data)
         names = {"query": query, "plain": plain}
-        ours = min(timeit.repeat("query.data", globals=names, number=200_000, repeat=7))
-        baseline = min(timeit.repeat("plain.data", globals=names, number=200_000, repeat=7))
-        return ours / baseline
-
-
-def _more_tasks(admin: GamifyClient, demo: DemoData, count: int) -> list[str]:
-    ids = []
-    for number in range(count):
-        result = admin.tasks.create(
-            name=f"Bench task {number}",
-            description="Bench",
-            details="Bench",
-            category=demo.category_ids[0],
-            difficulty="Easy",
-            batch=demo.batch_id,
+        ours = timeit.Timer("query.data", globals=names)
+        baseline = timeit.Timer("plain.data", globals=names)
+        return measure_ratio(
+            "query_data_read_ratio",
+            lambda: min(ours.repeat(number=READS, repeat=REPEATS)),
+            lambda: min(baseline.repeat(number=READS, repeat=REPEATS)),
+            ROUNDS,
         )
-        assert result.data is not None
-        ids.append(str(result.data.id))
-    return ids
-
-
-def mutation_to_observers_ms() -> float:
-    with GamifyBackend() as backend:
-        demo = backend.seed_demo()
-        admin = _client(backend, demo.admin.id)
-        user_id = demo.users[0].id
-        task_ids = list(demo.task_ids) + _more_tasks(admin, demo, 16)
-        user = _client(backend, user_id)
-        queries = [user.use_dashboard_data() for _ in range(100)]
-        _wait(lambda: all(query.data is not None for query in queries))
-        samples = []
-        for task_id in task_ids:
-            result = user.tasks.submit(
-                task_id, user_id=user_id, submission_type="Text Entry", value="done"
-            )
-            returned = time.perf_counter()
-            xp = result.real_time.new_total_xp if result.real_time else None
-            while not all(
-                query.data is not None and query.data.overall_stats.user_total_xp == xp
-                for query in queries
-            ):
-                if time.perf_counter() - returned > 30:
-                    raise TimeoutError("the observers never got the new XP")
-            samples.append((time.perf_counter() - returned) * 1000)
-        user.close()
-        admin.close()
-        return statistics.median(samples)
 
 
 def main() -> None:
     print(f"focus_requests_1000_queries_10_keys: {focus_requests()}")
     print(f"scheduler_threads_1000_queries: {scheduler_threads()}")
     print(f"leak_kib_10000_queries: {leak_kib():.1f}")
-    print(f"query_data_read_ratio: {data_read_ratio():.3f}")
-    print(f"mutation_to_observers_ms: {mutation_to_observers_ms():.4f}")
+    print(data_read_ratio().lines())
 
 
 if __name__ == "__main__":

@@ -1,112 +1,276 @@
-"""Cross-process propagation: how long a write in one process takes to reach another's cache.
+"""Cross-process propagation: how long a write in one process takes to reach the caches of 1, 5
+and 20 other processes, and what applying it costs each of them.
 
-Process A submits tasks against a served reference backend; process B (spawned) holds the same
-user's dashboard and reports the moment its cache holds each patched value. Both read the
-system-wide monotonic clock.
+Each run serves a freshly seeded reference backend. The writer (this process) submits tasks;
+every subscriber (a process of its own) holds the same user's dashboard and reports the moment
+its cache holds each patched value. All of them read the system-wide monotonic clock
+(``CLOCK_MONOTONIC`` on Linux), so their times compare.
 
-- ``redis_propagation_ms``: p50 from just before A sends the write until B holds the patched
-  dashboard, through the Redis bridge (target: under 5 ms on loopback). Skipped, with a line
-  saying so, when ``redis-server`` is not installed.
-- ``sse_propagation_ms``: the same clock, through server push. Both include A's round trip, so
-  the two figures compare.
+- ``redis_propagation_{1,5,20}_p50_ms`` / ``_p95_ms``: from just before the writer sends the
+  write until the LAST subscriber holds the patched dashboard, through the Redis bridge, over
+  SAMPLES writes (target for 20 subscribers: p50 at most 5 ms). ``skipped`` when
+  ``redis-server`` is not installed.
+- ``sse_propagation_{1,5,20}_p50_ms`` / ``_p95_ms``: the same clock, through server push
+  (``client.listen()``); the served backend pushes to every stream itself.
+- ``{redis,sse}_propagation_{1,5,20}_write_p50_ms``: the writer's own round trip in the same
+  run, the floor of the figures above (the backend is served from this process).
+- ``remote_apply_cpu_us``: the CPU time (``time.process_time``, every thread of the process)
+  a subscriber spends per write another process made, measured over CPU_MESSAGES messages
+  published on its Redis channel at a steady pace, with live queries on the dashboard and
+  the user's batch progress that the writes patch (target at most 50). The invalidations a
+  write schedules wait ``task_completion_delay`` (an hour here), so the refetches they start
+  are not counted: they are a round trip to the server, not the cost of applying.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import multiprocessing
-import queue
 import statistics
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from typing import Any
 
+import redis
 from tests._redis_server import RedisServer, redis_server_binary
 
 from gamify_client import CacheKey, ClientConfig, GamifyClient
+from gamify_client.bridges._messages import MutationMessage, new_message_id
+from gamify_client.bridges.redis import default_channel
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._seed import DemoData
 
-SAMPLES = 40
+SUBSCRIBERS = (1, 5, 20)
+SAMPLES = 30
 WARMUP = 3
-DEADLINE = 30.0
+DEADLINE = 60.0
+CPU_MESSAGES = 1000
+CPU_PACE_S = 0.002
+_READY = "ready"
+
+
+def _context() -> BaseContext:
+    """Subscribers fork from a server process that imported the SDK once, so that starting
+    twenty of them takes seconds, not a minute of imports."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gamify_client", "redis", "httpx_sse"])
+    return context
+
+
+def _link(client: GamifyClient, redis_url: str | None) -> Any:
+    """The client's link to the other processes: the Redis bridge, or server push."""
+    link: Any = client.attach_bridge(redis_url) if redis_url else client.listen()
+    if not link.wait_connected(DEADLINE):
+        raise RuntimeError("the link did not connect")
+    return link
 
 
 def _subscriber(
-    base_url: str, token: str, user_id: str, redis_url: str | None, reports: Any, stop: Any
+    index: int, base_url: str, token: str, redis_url: str | None, reports: Any, stop: Any
 ) -> None:
-    """Process B: the user's dashboard in the cache, each change reported with its time."""
+    """A subscriber: its user's dashboard in the cache, each change reported with its time."""
     config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
     with GamifyClient(config=config) as client:
-        link: Any = client.attach_bridge(redis_url) if redis_url else client.listen()
-        link.wait_connected(DEADLINE)
-        key = (CacheKey.DASHBOARD, user_id)
+        link = _link(client, redis_url)
+        key = (CacheKey.DASHBOARD, client.user_id)
         client.refresh_manager.refresh(key, client.progress.dashboard)
         client.refresh_manager.subscribe(
             key,
-            lambda data: reports.put((data.overall_stats.user_total_xp, time.monotonic())),
+            lambda data: reports.put((index, data.overall_stats.user_total_xp, time.monotonic())),
             invalidations=False,
         )
-        reports.put(("ready", time.monotonic()))
-        stop.get(timeout=DEADLINE * 4)
+        reports.put((index, _READY, time.monotonic()))
+        stop.get(timeout=DEADLINE * 10)
         link.close()
 
 
-def _create_tasks(client: GamifyClient, seed: DemoData, count: int) -> list[str]:
+def _cpu_subscriber(
+    base_url: str,
+    token: str,
+    batch_id: str,
+    redis_url: str,
+    first_xp: int,
+    last_xp: int,
+    reports: Any,
+    stop: Any,
+) -> None:
+    """A subscriber that reports the CPU time it spent from the write that brought
+    ``first_xp`` to the one that brought ``last_xp``."""
+    config = ClientConfig(base_url=base_url, token=token, task_completion_delay=3600)
+    with GamifyClient(config=config) as client:
+        link = _link(client, redis_url)
+        dashboard = client.use_dashboard_data()
+        progress = client.use_user_progress_data(str(client.user_id), batch_id)
+        dashboard.wait_for(timeout=DEADLINE)
+        progress.wait_for(timeout=DEADLINE)
+        started: list[float] = []
+
+        def on_change(query: Any) -> None:
+            xp = query.data.overall_stats.user_total_xp if query.data is not None else None
+            if xp == first_xp:
+                started.append(time.process_time())
+            elif xp == last_xp and started:
+                reports.put(("cpu", time.process_time() - started[0]))
+
+        dashboard.subscribe(on_change)
+        reports.put((_READY, 0.0))
+        stop.get(timeout=DEADLINE * 10)
+        link.close()
+
+
+@contextmanager
+def _processes(
+    target: Callable[..., None], arguments: list[tuple[Any, ...]], reports: Any, stop: Any
+) -> Iterator[None]:
+    """Run one process per argument tuple; they end when told to stop."""
+    context = _context()
+    processes = [context.Process(target=target, args=args, daemon=True) for args in arguments]
+    for process in processes:
+        process.start()
+    try:
+        yield
+    finally:
+        for _ in processes:
+            stop.put(None)
+        for process in processes:
+            process.join(timeout=DEADLINE)
+
+
+def _create_tasks(admin: GamifyClient, seed: DemoData, count: int) -> list[str]:
+    """``count`` new tasks in the demo batch, for the user to submit one per write."""
+    fields: dict[str, Any] = {
+        "description": "propagation",
+        "details": "submit me",
+        "category": seed.category_ids[0],
+        "difficulty": "Easy",
+        "batch": seed.batch_id,
+        "points": 10,
+    }
     return [
-        client.tasks.create(
-            name=f"bench task {index}",
-            description="propagation",
-            details="submit me",
-            category=seed.category_ids[0],
-            difficulty="Easy",
-            batch=seed.batch_id,
-            points=10,
-        ).data.id
+        str(admin.tasks.create(name=f"bench task {index}", **fields).data.id)
         for index in range(count)
     ]
 
 
-def _propagation_ms(
-    backend: GamifyBackend,
-    base_url: str,
-    seed: DemoData,
-    task_ids: list[str],
-    redis_url: str | None,
-) -> list[float]:
-    """One run of A and B; the delays of every sample after the warm-up, in milliseconds."""
-    user = seed.users[0].id
-    context = multiprocessing.get_context("spawn")
-    reports, stop = context.Queue(), context.Queue()
-    token = backend.token_for(user)
-    process = context.Process(
-        target=_subscriber, args=(base_url, token, user, redis_url, reports, stop), daemon=True
-    )
-    process.start()
-    config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
-    delays: list[float] = []
-    with GamifyClient(config=config) as writer:
-        bridge = writer.attach_bridge(redis_url) if redis_url else None
-        try:
-            ready = reports.get(timeout=DEADLINE)
-            assert ready[0] == "ready", ready
+@contextmanager
+def _served_backend() -> Iterator[tuple[GamifyBackend, DemoData, str]]:
+    """A freshly seeded backend served on loopback: every run starts from the same data."""
+    with GamifyBackend() as backend:
+        seed = backend.seed_demo()
+        with backend.serve() as base_url:
+            yield backend, seed, base_url
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's samples after the warm-up, in milliseconds: until the last subscriber held
+    each write, and the write's own round trip (the floor of the first, since a link carries
+    a write once it was applied where it was made)."""
+
+    delays_ms: list[float]
+    writes_ms: list[float]
+
+
+def _propagation(count: int, redis_url: str | None) -> Run:
+    """One run with ``count`` subscribers."""
+    with _served_backend() as (backend, seed, base_url):
+        admin = ClientConfig(base_url=base_url, token=backend.token_for(seed.admin.id))
+        with GamifyClient(config=admin) as client:
+            task_ids = _create_tasks(client, seed, SAMPLES + WARMUP)
+        user = seed.users[0].id
+        token = backend.token_for(user)
+        context = _context()
+        reports, stop = context.Queue(), context.Queue()
+        arguments = [(index, base_url, token, redis_url, reports, stop) for index in range(count)]
+        config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
+        delays: list[float] = []
+        writes: list[float] = []
+        with (
+            _processes(_subscriber, arguments, reports, stop),
+            GamifyClient(config=config) as writer,
+        ):
+            bridge = writer.attach_bridge(redis_url) if redis_url else None
+            ready = {reports.get(timeout=DEADLINE * 2)[0] for _ in range(count)}
+            assert ready == set(range(count)), ready
             for task_id in task_ids:
                 # The clock starts just before the write is sent, for Redis and SSE alike.
                 sent = time.monotonic()
                 result = writer.tasks.submit(
                     task_id, user_id=user, submission_type="Text Entry", value="done"
                 )
+                writes.append(time.monotonic() - sent)
                 assert result.real_time is not None
-                expected = result.real_time.new_total_xp
-                while True:
-                    xp, held_at = reports.get(timeout=DEADLINE)
-                    if xp == expected:
-                        break
-                delays.append((held_at - sent) * 1000)
-        finally:
+                delays.append(_last_arrival(reports, count, result.real_time.new_total_xp) - sent)
             if bridge is not None:
                 bridge.close()
-            stop.put(None)
-            process.join(timeout=DEADLINE)
-    return delays[WARMUP:]
+    return Run(
+        delays_ms=[delay * 1000 for delay in delays[WARMUP:]],
+        writes_ms=[write * 1000 for write in writes[WARMUP:]],
+    )
+
+
+def _last_arrival(reports: Any, count: int, expected: object) -> float:
+    """When the last of ``count`` subscribers reported holding ``expected``."""
+    held: dict[int, float] = {}
+    while len(held) < count:
+        index, xp, held_at = reports.get(timeout=DEADLINE)
+        if xp == expected:
+            held[index] = held_at
+    return max(held.values())
+
+
+def _captured_message(client: GamifyClient, seed: DemoData) -> dict[str, Any]:
+    """The wire form of one real submission by the client, as its bridge would publish it."""
+    captured: list[MutationMessage] = []
+    stop_listening = client.on_mutation(
+        lambda applied: captured.append(MutationMessage.from_applied(applied, origin="bench"))
+    )
+    client.tasks.submit(
+        seed.task_ids[0], user_id=str(client.user_id), submission_type="Text Entry", value="x"
+    )
+    stop_listening()
+    return captured[0].to_wire()
+
+
+def _with_xp(message: dict[str, Any], xp: int) -> bytes:
+    """``message`` under a fresh id, announcing ``xp`` as the user's new total."""
+    body = dict(message["body"])
+    body["realTimeData"] = dict(body["realTimeData"], newTotalXP=xp)
+    wire = dict(message, id=new_message_id(), body=body, realTimeData=body["realTimeData"])
+    return json.dumps(wire, separators=(",", ":")).encode()
+
+
+def remote_apply_cpu_us(redis_url: str) -> float:
+    """CPU microseconds a subscriber spends per remote write (see the module's docstring)."""
+    with _served_backend() as (backend, seed, base_url):
+        token = backend.token_for(seed.users[0].id)
+        config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
+        with GamifyClient(config=config) as writer:
+            message = _captured_message(writer, seed)
+        first_xp = int(message["body"]["realTimeData"]["newTotalXP"]) + 1
+        last_xp = first_xp + CPU_MESSAGES
+        payloads = [_with_xp(message, xp) for xp in range(first_xp, last_xp + 1)]
+        context = _context()
+        reports, stop = context.Queue(), context.Queue()
+        arguments = [(base_url, token, seed.batch_id, redis_url, first_xp, last_xp, reports, stop)]
+        publisher = redis.Redis.from_url(redis_url)
+        with _processes(_cpu_subscriber, arguments, reports, stop):
+            assert reports.get(timeout=DEADLINE * 2)[0] == _READY
+            start = time.monotonic()
+            for number, payload in enumerate(payloads):
+                # A steady pace, as writes come in a deployment: each one wakes the listener.
+                pause = start + number * CPU_PACE_S - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                publisher.publish(default_channel(base_url), payload)
+            kind, cpu_seconds = reports.get(timeout=DEADLINE)
+            assert kind == "cpu"
+        publisher.close()
+    return float(cpu_seconds) / CPU_MESSAGES * 1e6
 
 
 def _p(values: list[float], quantile: float) -> float:
@@ -114,28 +278,25 @@ def _p(values: list[float], quantile: float) -> float:
     return ordered[min(len(ordered) - 1, round(quantile * (len(ordered) - 1)))]
 
 
+def _print_run(kind: str, count: int, run: Run) -> None:
+    name = f"{kind}_propagation_{count}"
+    print(f"{name}_p50_ms: {statistics.median(run.delays_ms):.3f}")
+    print(f"{name}_p95_ms: {_p(run.delays_ms, 0.95):.3f}")
+    print(f"{name}_write_p50_ms: {statistics.median(run.writes_ms):.3f}")
+
+
 def main() -> None:
-    with GamifyBackend() as backend:
-        seed = backend.seed_demo()
-        with backend.serve() as base_url:
-            admin = ClientConfig(base_url=base_url, token=backend.token_for(seed.admin.id))
-            with GamifyClient(config=admin) as client:
-                task_ids = _create_tasks(client, seed, 2 * (SAMPLES + WARMUP))
-            redis_tasks, sse_tasks = task_ids[: SAMPLES + WARMUP], task_ids[SAMPLES + WARMUP :]
-            if redis_server_binary() is None:
-                print("redis_propagation_ms: skipped (redis-server is not installed)")
-            else:
-                with RedisServer() as server:
-                    delays = _propagation_ms(backend, base_url, seed, redis_tasks, server.url)
-                print(f"redis_propagation_ms: {statistics.median(delays):.3f}")
-                print(f"redis_propagation_p95_ms: {_p(delays, 0.95):.3f}")
-            try:
-                delays = _propagation_ms(backend, base_url, seed, sse_tasks, None)
-            except queue.Empty:
-                print("sse_propagation_ms: failed (process B never held the data)")
-                return
-            print(f"sse_propagation_ms: {statistics.median(delays):.3f}")
-            print(f"sse_propagation_p95_ms: {_p(delays, 0.95):.3f}")
+    if redis_server_binary() is None:
+        for count, suffix in itertools.product(SUBSCRIBERS, ("p50", "p95", "write_p50")):
+            print(f"redis_propagation_{count}_{suffix}_ms: skipped (redis-server is not installed)")
+        print("remote_apply_cpu_us: skipped (redis-server is not installed)")
+    else:
+        with RedisServer() as server:
+            for count in SUBSCRIBERS:
+                _print_run("redis", count, _propagation(count, server.url))
+            print(f"remote_apply_cpu_us: {remote_apply_cpu_us(server.url):.1f}")
+    for count in SUBSCRIBERS:
+        _print_run("sse", count, _propagation(count, None))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Refresh manager: the cost of a cache hit, and single flight under contention.
 
 ``cache_get_ratio`` is ``DataRefreshManager.get`` on a hit over a bare ``cachetools.TTLCache``
-lookup on a hit, measured in the same run (target: at most 3). ``dedup_100_concurrent_fetches``
+lookup on a hit, measured in interleaved rounds (target: at most 3), with its A/A control
+``cache_get_ratio_aa`` (see ``bench/_interleave.py``). ``dedup_100_concurrent_fetches``
 is how many fetches 100 threads refreshing one key at once cause (target: 1).
 """
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 import timeit
@@ -16,6 +16,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from bench._interleave import Ratio, measure_ratio
 from gamify_client.keys import CacheKey, Key
 from gamify_client.refresh import DataRefreshManager
 
@@ -31,16 +32,17 @@ def _best(timer: timeit.Timer) -> float:
     return min(timer.repeat(repeat=REPEATS, number=LOOKUPS)) / LOOKUPS
 
 
-def cache_get_ratio() -> float:
-    """The median over ROUNDS of best-of-REPEATS ``get`` hit / bare TTLCache hit, interleaved."""
+def cache_get_ratio() -> Ratio:
+    """Best-of-REPEATS ``get`` hit over bare TTLCache hit, in ROUNDS interleaved rounds."""
     bare: TTLCache[Key, Any, float] = TTLCache(10_000, 300.0, timer=time.monotonic)
     bare[KEY] = {"completionPercentage": 50}
     manager = DataRefreshManager()
     manager.set(KEY, {"completionPercentage": 50})
     bare_hit = timeit.Timer("bare[key]", globals={"bare": bare, "key": KEY})
     manager_hit = timeit.Timer("get(key)", globals={"get": manager.get, "key": KEY})
-    ratios = [_best(manager_hit) / _best(bare_hit) for _ in range(ROUNDS)]
-    return statistics.median(ratios)
+    return measure_ratio(
+        "cache_get_ratio", lambda: _best(manager_hit), lambda: _best(bare_hit), ROUNDS
+    )
 
 
 def dedup_100_concurrent_fetches() -> int:
@@ -70,7 +72,7 @@ def dedup_100_concurrent_fetches() -> int:
 
 def main() -> None:
     """Print ``cache_get_ratio`` and ``dedup_100_concurrent_fetches``."""
-    print(f"cache_get_ratio: {cache_get_ratio():.2f}")
+    print(cache_get_ratio().lines(digits=2))
     print(f"dedup_100_concurrent_fetches: {dedup_100_concurrent_fetches()}")
 
 

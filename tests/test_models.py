@@ -429,3 +429,20 @@ def test_mutation_result_defaults_and_is_frozen() -> None:
     assert result.body is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.message = "changed"  # type: ignore[misc]
+
+
+def test_reports_equal_whatever_their_bookkeeping_and_differ_in_any_other_field() -> None:
+    dashboard = Dashboard.model_validate(wire_dashboard())
+    later = Dashboard.model_validate({**wire_dashboard(), "lastUpdated": "2030-01-01T00:00:00Z"})
+    more_xp = wire_dashboard()
+    more_xp["overallStats"] = {**more_xp["overallStats"], "userTotalXP": 351}
+    extra = Dashboard.model_validate({**wire_dashboard(), "badge": "gold"})
+    missing = dashboard.model_copy()
+    object.__setattr__(missing, "__dict__", dict(dashboard.__dict__))
+    del missing.__dict__["user_profile"]
+
+    assert later == dashboard
+    assert Dashboard.model_validate(more_xp) != dashboard
+    assert extra != dashboard
+    assert missing != dashboard
+    assert dashboard != wire_dashboard()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 
 import httpx
@@ -10,8 +11,9 @@ import pydantic
 import pytest
 
 from gamify_client import ResponseValidationError
+from gamify_client._parsing import MutationPayload, Payload
 from gamify_client.models import Task
-from gamify_client.resources.tasks import get_task, list_tasks
+from gamify_client.resources.tasks import get_task, list_tasks, submit_task
 
 TASK: dict[str, Any] = {"_id": "a" * 24, "name": "Write a parser", "points": 100}
 
@@ -59,3 +61,46 @@ def test_the_three_shapes_give_the_same_task(body: dict[str, Any]) -> None:
     assert isinstance(task, Task)
     assert task.id == TASK["_id"]
     assert task.points == 100
+
+
+def test_a_changed_body_frees_the_last_result_before_the_new_one_is_built() -> None:
+    last: list[weakref.ref[Any]] = []
+    seen_while_building: list[bool] = []
+
+    class Probe(pydantic.BaseModel):
+        value: int
+
+        @pydantic.model_validator(mode="before")
+        @classmethod
+        def note(cls, data: Any) -> Any:
+            seen_while_building.append(bool(last) and last[-1]() is not None)
+            return data
+
+    parse = Payload(pydantic.TypeAdapter(Probe), "probe", bare=True)
+    last.append(weakref.ref(parse(answer({"value": 1}))))
+    assert parse(answer({"value": 2})).value == 2
+    assert seen_while_building == [False, False]
+
+
+SUBMITTED: dict[str, Any] = {
+    "success": True,
+    "message": "Task completed successfully!",
+    "submission": {"id": "b" * 24, "submissionType": "Text Entry", "status": "completed"},
+    "realTimeData": {"taskId": "a" * 24, "userId": "c" * 24, "newTotalXP": 150},
+}
+
+
+def test_a_decoded_body_parses_as_its_answer_does() -> None:
+    parse = submit_task("a" * 24, user_id="c" * 24, submission_type="Text Entry", value="x").parse
+    assert isinstance(parse, MutationPayload)
+
+    from_answer = parse(answer(SUBMITTED))
+    from_body = parse.from_body(json.loads(json.dumps(SUBMITTED)))
+
+    assert from_body == from_answer
+    assert from_body.real_time is not None and from_body.real_time.new_total_xp == 150
+    with pytest.raises(ResponseValidationError, match="realTimeData") as caught:
+        parse.from_body({**SUBMITTED, "realTimeData": {"newTotalXP": "lots"}})
+    assert caught.value.status_code == 200
+    with pytest.raises(ResponseValidationError):
+        parse.from_body({"success": False, "message": "Task already submitted"})

@@ -350,3 +350,24 @@ def test_evolve_makes_what_model_copy_makes() -> None:
     assert evolved.model_extra == {"extra": "kept"}
     assert stats.user_total_xp == 10
     assert evolve(stats, {}) is stats
+
+
+def test_only_writes_count_as_in_flight_until_they_settle_or_fail() -> None:
+    from gamify_client import ClientConfig
+    from gamify_client.events import EventManager
+    from gamify_client.realtime import WRITES, RealtimeSync
+
+    sync = RealtimeSync(DataRefreshManager(), EventManager(), ClientConfig(), lambda *_: None)
+
+    def fail_while_sending() -> None:
+        with sync.sending(WRITES["tasks.submit"]):
+            assert sync.writes_in_flight == 1
+            raise RuntimeError("the write failed")
+
+    with sync.sending(None), sync.sending(None):
+        assert sync.writes_in_flight == 0
+    with sync.sending(WRITES["tasks.submit"]):
+        assert sync.writes_in_flight == 1
+    with pytest.raises(RuntimeError):
+        fail_while_sending()
+    assert sync.writes_in_flight == 0

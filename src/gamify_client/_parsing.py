@@ -95,6 +95,10 @@ def _first_error(err: ValidationError) -> str:
     return f"{location}: {first['msg']}"
 
 
+# What the errors of a body read from a message (not from an HTTP answer) name as their
+# response: made once, since a remote write is parsed on every message a link receives.
+_DECODED_ELSEWHERE = httpx.Response(200)
+
 _MISS = object()
 _MEMO_URLS = 256
 
@@ -110,12 +114,18 @@ class _LastParse:
         self.lock = threading.Lock()
 
     def get(self, url: str, content: bytes) -> Any:
+        """The result made of ``content`` at ``url``, or ``_MISS``. A different body drops the
+        URL's entry at once, so the old result (unless its caller still holds it) is freed
+        before the new one is built: polling fresh data never holds two results per URL."""
         with self.lock:
             entry = self.entries.get(url)
-            if entry is None or entry[0] != content:
-                return _MISS
-            self.entries.move_to_end(url)
-            return entry[1]
+            if entry is not None and entry[0] == content:
+                self.entries.move_to_end(url)
+                return entry[1]
+            stale = self.entries.pop(url, None)
+        # ``stale`` is released on return, outside the lock.
+        del stale
+        return _MISS
 
     def put(self, url: str, content: bytes, result: Any) -> None:
         with self.lock:
@@ -201,7 +211,13 @@ class MutationPayload(Generic[T]):
     payload: Payload[T]
 
     def __call__(self, response: httpx.Response) -> MutationResult[T]:
-        body = decode_json(response)
+        return self.from_body(decode_json(response), response)
+
+    def from_body(
+        self, body: Any, response: httpx.Response = _DECODED_ELSEWHERE
+    ) -> MutationResult[T]:
+        """The result of an already decoded answer: what another process's message carries.
+        ``response`` is only named by the errors; without one they name a bare 200."""
         data = self.payload.from_body(body, response)
         message: str | None = None
         real_time: RealTimeData | None = None

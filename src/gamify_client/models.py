@@ -137,10 +137,6 @@ class GamifyModel(BaseModel):
     )
 
 
-def _lasting(fields: dict[str, Any], volatile: frozenset[str]) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if name not in volatile}
-
-
 class VolatileModel(GamifyModel):
     """A model with server bookkeeping that differs in every answer (a report's
     ``lastUpdated``): those fields do not count in ``==``, so polling unchanged data notifies
@@ -152,11 +148,16 @@ class VolatileModel(GamifyModel):
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, GamifyModel)
+        mine, theirs = self.__dict__, other.__dict__
+        if mine.keys() != theirs.keys():
+            return False
         volatile = self.volatile_fields
-        return (
-            _lasting(self.__dict__, volatile) == _lasting(other.__dict__, volatile)
-            and self.__pydantic_extra__ == other.__pydantic_extra__
-        )
+        # Field by field, stopping at the first difference: a patched report differs in its
+        # first fields, and comparing it must not cost a copy of both.
+        for name, value in mine.items():
+            if name not in volatile and theirs[name] != value:
+                return False
+        return self.__pydantic_extra__ == other.__pydantic_extra__
 
     __hash__ = None  # type: ignore[assignment]
 

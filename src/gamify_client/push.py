@@ -160,7 +160,14 @@ class _PushCore:
                 self._own_writes.popitem(last=False)
 
     def _is_own(self, message: MutationMessage) -> bool:
-        if self.server_origin is None or message.origin != self.server_origin:
+        # A process that shares its token with others but wrote nothing waiting to be matched
+        # (a dashboard on a second screen) skips the fingerprint: hashing the whole body
+        # cost as much as applying the write.
+        if (
+            self.server_origin is None
+            or message.origin != self.server_origin
+            or not self._own_writes
+        ):
             return False
         fingerprint = _fingerprint(message.mutation, message.body)
         with self._lock:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -453,6 +453,8 @@ class WriteLink(Protocol):
     def writes_in_flight(self) -> int: ...
 
 
+_NOT_A_WRITE = nullcontext()
+
 Schedule = Callable[[float, Callable[[], None]], object]
 """Runs a callable after a delay in seconds (the client's timer thread or event loop)."""
 
@@ -481,13 +483,14 @@ class RealtimeSync:
         """How many writes of the client are being sent or settled right now."""
         return self._writes_in_flight
 
-    @contextmanager
-    def sending(self, write: Write[Any] | None) -> Iterator[None]:
+    def sending(self, write: Write[Any] | None) -> AbstractContextManager[None]:
         """Count a call as a write in flight until its rule was applied (or it failed), so
-        that a listener can tell the server's copy of it from another process's write."""
-        if write is None:
-            yield
-            return
+        that a listener can tell the server's copy of it from another process's write. A read
+        gets a shared context that does nothing: it is on the path of every GET."""
+        return _NOT_A_WRITE if write is None else self._counting()
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
         with self._in_flight_lock:
             self._writes_in_flight += 1
         try:

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic_core import from_json
 
 from .._links import EVENTS_PATH
+from .._parsing import MutationPayload
 from ..errors import GamifyError
 from ..keys import format_key
 from ..models import MutationResult
@@ -105,7 +107,9 @@ class MutationMessage:
     def decode(cls, raw: bytes | str) -> MutationMessage:
         """Read a message; raises :class:`MalformedMessage` for anything else."""
         try:
-            data = json.loads(raw)
+            # pydantic's reader: about twice as fast as json.loads on a message, which every
+            # process of a deployment decodes for every write.
+            data = from_json(raw)
         except (ValueError, TypeError) as err:
             raise MalformedMessage(f"not JSON: {err}") from None
         return cls.from_wire(data)
@@ -129,7 +133,8 @@ class MutationMessage:
             raise MalformedMessage("the origin must be a string or null")
         if not isinstance(request, Mapping):
             raise MalformedMessage("the request must be an object")
-        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        # The types of the keys at C speed: every process reads every message.
+        if not isinstance(keys, list) or not set(map(type, keys)) <= {str}:
             raise MalformedMessage("the keys must be a list of strings")
         return cls(
             id=message_id,
@@ -154,8 +159,13 @@ def result_from_body(mutation: str, body: Any) -> MutationResult[Any]:
     write = ALL_WRITES.get(mutation)
     if write is None:
         raise MalformedMessage(f"unknown mutation {mutation!r}")
+    parse = write.parse
     try:
-        return write.parse(httpx.Response(200, json=body))
+        if isinstance(parse, MutationPayload):
+            # Straight from the decoded body: encoding it again into a response, only for the
+            # parser to decode it once more, cost more than the rest of applying a write.
+            return parse.from_body(body)
+        return parse(httpx.Response(200, json=body))
     except (GamifyError, TypeError, ValueError) as err:
         raise MalformedMessage(f"the body is not a {mutation} answer: {err}") from None
 
