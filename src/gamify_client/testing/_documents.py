@@ -8,6 +8,7 @@ or None when the reference leads nowhere.
 
 from __future__ import annotations
 
+import marshal
 from typing import Any
 
 from ._routing import Context
@@ -97,14 +98,24 @@ def populate(
     """The document ``ref`` points to, trimmed to ``_id`` and ``select`` when given."""
     if not isinstance(ref, str):
         return None
+    if select is not None:
+        # A few fields of a shared document: no copy of the whole (a password is never selected).
+        shared = store.peek(collection, ref)
+        if shared is None:
+            return None
+        picked = {name: _own(shared[name]) for name in select if name in shared}
+        if collection is Collection.USERS:
+            picked = public_user(picked)
+        return {"_id": shared["_id"], **picked}
     doc = store.get(collection, ref)
     if doc is None:
         return None
-    if collection is Collection.USERS:
-        doc = public_user(doc)
-    if select is None:
-        return doc
-    return {"_id": doc["_id"], **{name: doc[name] for name in select if name in doc}}
+    return public_user(doc) if collection is Collection.USERS else doc
+
+
+def _own(value: Any) -> Any:
+    """``value`` of a shared document, copied when the caller could change it in place."""
+    return marshal.loads(marshal.dumps(value)) if isinstance(value, (list, dict)) else value
 
 
 def populate_each(

@@ -155,8 +155,9 @@ def _repair_progress(ctx: Context, user_id: str) -> None:
     """What the dashboard writes as it reads: a progress for every batch listing the user,
     an entry for every batch task, and submitted tasks marked completed."""
     store = ctx.store
-    # Batches are few and have no index on their members, so this reads them all.
-    for batch in store.find(Collection.BATCHES):
+    # Batches are few and have no index on their members, so this reads them all (shared
+    # copies: only read).
+    for batch in store.peek_found(Collection.BATCHES):
         if user_id not in batch["users"]:
             continue
         progress = store.find_one(Collection.PROGRESS, userId=user_id, batchId=batch["_id"])
@@ -192,9 +193,9 @@ def _fill_progress(ctx: Context, progress: Doc, batch: Doc) -> bool:
             entries[task_id] = new_task_entry(ctx, task_id)
             progress["taskProgress"].append(entries[task_id])
             changed = True
-    for submission in ctx.store.find(Collection.SUBMISSIONS, userId=progress["userId"]):
+    for submission in ctx.store.peek_found(Collection.SUBMISSIONS, userId=progress["userId"]):
         entry = entries.get(submission["taskId"])
-        task = ctx.store.get(Collection.TASKS, submission["taskId"])
+        task = ctx.store.peek(Collection.TASKS, submission["taskId"])
         if entry is None or task is None or entry.get("status") != "not_started":
             continue
         entry.update(
@@ -213,7 +214,7 @@ def dashboard(ctx: Context) -> BackendResponse:
     repairing their progress."""
     store = ctx.store
     user_id = object_id(ctx.verified_claims().user_id, "User")
-    user = store.get(Collection.USERS, user_id)
+    user = store.peek(Collection.USERS, user_id)
     if user is None:
         raise HttpError(404, {"message": "User not found"})
     _repair_progress(ctx, user_id)

@@ -27,14 +27,17 @@ class Completion:
 
 
 def batch_containing(store: DocumentStore, task: Doc) -> Doc | None:
-    """The first batch whose ``tasks`` holds ``task`` (``Batch.findOne({tasks: id})``)."""
+    """The first batch whose ``tasks`` holds ``task`` (``Batch.findOne({tasks: id})``), for
+    reading only: the store's shared copy (see ``DocumentStore.peek``)."""
     task_id = task["_id"]
     own = (
-        store.get(Collection.BATCHES, task["batch"]) if isinstance(task.get("batch"), str) else None
+        store.peek(Collection.BATCHES, task["batch"])
+        if isinstance(task.get("batch"), str)
+        else None
     )
     if own is not None and task_id in own["tasks"]:
         return own
-    return next((b for b in store.find(Collection.BATCHES) if task_id in b["tasks"]), None)
+    return next((b for b in store.peek_found(Collection.BATCHES) if task_id in b["tasks"]), None)
 
 
 def refuse_repeat(store: DocumentStore, user: Doc, task_id: str) -> None:
