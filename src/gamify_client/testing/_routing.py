@@ -15,11 +15,12 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from ._auth import InvalidTokenError, TokenClaims, verify_token
+from ._auth import InvalidTokenError, TokenClaims, VerifiedTokens
 from ._bodies import (
     BodyTooLargeError,
     MalformedBodyError,
@@ -229,6 +230,8 @@ class BackendState:
     opens it in any mode)."""
     uploads: UploadFolder = field(default_factory=UploadFolder)
     """Where file submissions are stored (a temporary directory, made on the first upload)."""
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    """The token check, remembering the tokens it found genuine."""
 
     @property
     def token_secret(self) -> bytes:
@@ -265,7 +268,7 @@ class Context:
         """``req.file``: the part named ``file`` of a multipart body."""
         return next((f for f in self.body.files if f.field_name == "file"), None)
 
-    @property
+    @cached_property
     def timestamp(self) -> str:
         """The request's time as the service writes dates."""
         return iso(self.now)
@@ -390,7 +393,7 @@ def _claims(
         status, payload = _NO_TOKEN[guard]
         return json_response(status, payload)
     try:
-        claims = verify_token(token, secret=state.token_secret, now=now)
+        claims = state.verified_tokens.verify(token, secret=state.token_secret, now=now)
     except InvalidTokenError:
         if guard is None:
             return None

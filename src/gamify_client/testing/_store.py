@@ -7,7 +7,7 @@ handler that runs in one transaction sees and leaves a consistent state whatever
 number of threads calling it.
 
 Decoding JSON is most of what a read costs, so the store keeps the documents it has decoded
-(the most recently used :data:`CACHED_DOCUMENTS`), each with a ``marshal`` image from which
+(the newest :data:`CACHED_DOCUMENTS`), each with a ``marshal`` image from which
 :meth:`DocumentStore.get` makes a fresh copy several times faster than ``json.loads``. A
 transaction's writes are kept aside and join the cache only when it commits, so a rolled-back
 write is never seen. The cache belongs to the store object: two stores on one database file
@@ -20,7 +20,6 @@ import json
 import marshal
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -112,8 +111,8 @@ class DocumentStore:
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._depth = 0
-        self._decoded: OrderedDict[_Key, _Decoded] = OrderedDict()
-        """Committed documents, least recently used first."""
+        self._decoded: dict[_Key, _Decoded] = {}
+        """Committed documents, oldest first."""
         self._written: dict[_Key, _Decoded | None] = {}
         """This transaction's writes (None: deleted), for the cache once it commits."""
         with self._lock:
@@ -170,10 +169,12 @@ class DocumentStore:
                 self._remember(key, decoded)
 
     def _remember(self, key: _Key, decoded: _Decoded) -> None:
+        # Oldest written or loaded first out: refreshing the order on every read would cost
+        # every read something, for a bound that only a very large database reaches.
+        self._decoded.pop(key, None)
         self._decoded[key] = decoded
-        self._decoded.move_to_end(key)
         if len(self._decoded) > CACHED_DOCUMENTS:
-            self._decoded.popitem(last=False)
+            del self._decoded[next(iter(self._decoded))]
 
     def _decoded_doc(self, collection: Collection, doc_id: str) -> _Decoded | None:
         """The document as this transaction sees it: its own write, the cache, or the table."""
@@ -182,7 +183,6 @@ class DocumentStore:
             return self._written[key]
         decoded = self._decoded.get(key)
         if decoded is not None:
-            self._decoded.move_to_end(key)
             return decoded
         row = (
             self._cursor()
