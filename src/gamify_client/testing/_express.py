@@ -7,10 +7,11 @@ reproduces them byte for byte where it matters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from html import escape
 from typing import Any, NamedTuple
+
+from . import _json
 
 ALLOWED_ORIGINS = frozenset(
     {
@@ -47,7 +48,7 @@ class EncodedJson(bytes):
 
 def encode_json(payload: Any) -> bytes:
     """``payload`` as ``JSON.stringify`` writes it: compact, UTF-8."""
-    body = EncodedJson(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    body = EncodedJson(_json.encode(payload))
     body.payload = payload
     return body
 
@@ -57,7 +58,7 @@ def decoded_json(body: bytes) -> Any:
     nobody has changed it since (the caller only reads it)."""
     if isinstance(body, EncodedJson):
         return body.payload
-    return json.loads(body)
+    return _json.decode(body)
 
 
 def json_response(status: int, payload: Any) -> BackendResponse:

@@ -16,7 +16,6 @@ would not see each other's writes (the backend opens one).
 
 from __future__ import annotations
 
-import json
 import marshal
 import sqlite3
 import threading
@@ -24,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
+
+from . import _json
 
 Doc = dict[str, Any]
 
@@ -67,8 +68,9 @@ _Key = tuple[str, str]
 
 
 class _Decoded:
-    """A stored document, decoded once, on its first read: ``doc`` is shared and never changed,
-    and every caller that may change the document gets a copy made from its ``marshal`` image.
+    """A stored document, decoded once, on its first read: :attr:`doc` is shared and never
+    changed, and every caller that may change the document gets a copy made from its
+    ``marshal`` image (made on the first such read).
 
     It is decoded from the stored JSON rather than copied from the dict a write was given, so it
     is exactly what a read of the table gives (lists, never tuples; text keys); and only when
@@ -77,27 +79,23 @@ class _Decoded:
 
     __slots__ = ("_doc", "_image", "_text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str | None, doc: Doc | None = None) -> None:
         self._text = text
-        self._doc: Doc | None = None
-        self._image = b""
+        self._doc = doc
+        self._image: bytes | None = None
 
     @property
     def doc(self) -> Doc:
         if self._doc is None:
-            self._decode()
-        assert self._doc is not None
+            assert self._text is not None
+            self._doc = _json.decode(self._text)
         return self._doc
 
     def copy(self) -> Doc:
-        if self._doc is None:
-            self._decode()
+        if self._image is None:
+            self._image = marshal.dumps(self.doc)
         copied: Doc = marshal.loads(self._image)
         return copied
-
-    def _decode(self) -> None:
-        self._doc = json.loads(self._text)
-        self._image = marshal.dumps(self._doc)
 
 
 class NotInTransactionError(RuntimeError):
@@ -235,6 +233,29 @@ class DocumentStore:
             self._written[(collection, doc["_id"])] = _Decoded(text)
         return doc
 
+    def save_fields(self, collection: Collection, doc: Doc, fields: tuple[str, ...]) -> Doc:
+        """Store ``doc``, which differs from the stored document only in its top-level
+        ``fields``: only those are encoded and written (a submission changes a few fields of
+        a user, a task and a progress; their other fields, and the other entries of a list, are
+        neither encoded nor decoded again)."""
+        current = self._decoded_doc(collection, doc["_id"])
+        if current is None:
+            return doc
+        texts = [_json.encode(doc[name]).decode() for name in fields]
+        paths = ", ".join(f"'$.\"{name}\"', json(?)" for name in fields)
+        assignments = "".join(f', "{field}" = ?' for field in collection.indexed_fields)
+        self._cursor().execute(
+            f'UPDATE "{collection}" SET doc = json_set(doc, {paths}){assignments} WHERE id = ?',
+            [*texts, *self._index_values(collection, doc), doc["_id"]],
+        )
+        # What a read of the new row gives: the stored fields, and the changed ones as their
+        # JSON reads back.
+        updated = dict(current.doc)
+        for name, text in zip(fields, texts, strict=True):
+            updated[name] = _json.decode(text)
+        self._written[(collection, doc["_id"])] = _Decoded(None, updated)
+        return doc
+
     def get(self, collection: Collection, doc_id: str) -> Doc | None:
         """The document with ``_id`` ``doc_id`` (a copy the caller may change), or None."""
         decoded = self._decoded_doc(collection, doc_id)
@@ -309,5 +330,5 @@ class DocumentStore:
 
 
 def _dump(doc: Doc) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return _json.encode(doc).decode()
 
