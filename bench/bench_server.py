@@ -242,9 +242,8 @@ def main() -> None:
             first += count
             figures[f"backend_write_per_s_{in_flight}"] = result.per_s
     capacity = statistics.median(h.generator_capacity_per_s for h in hellos)
-    for name in ("read", "write"):
-        for in_flight in (1, 16, 64):
-            print(f"backend_{name}_per_s_{in_flight}: {figures[f'backend_{name}_per_s_{in_flight}']:.0f}")
+    for name, value in sorted(figures.items()):
+        print(f"{name}: {value:.0f}")
     print(f"hello_world_per_s_16: {hello_16:.0f}")
     print(f"backend_read_to_ceiling_ratio: {read_16 / hello_16:.3f}")
     print(f"load_generator_capacity_per_s: {capacity:.0f}")

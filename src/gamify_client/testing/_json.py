@@ -22,7 +22,9 @@ except ImportError:  # pragma: no cover - the server extra installs it
 
 # Without these, orjson would write dates and dataclasses, which the standard library
 # refuses: refused, they go to the standard library and fail there, as before.
-_OPTIONS = 0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+_OPTIONS = (
+    0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def encode(value: Any) -> bytes:

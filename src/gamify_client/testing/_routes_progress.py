@@ -182,11 +182,11 @@ def _repair_progress(ctx: Context, user_id: str) -> None:
             continue
         missing, completions = _progress_repairs(ctx, found[0], batch)
         if missing or completions:
-            progress = store.get(Collection.PROGRESS, found[0]["_id"])
-            assert progress is not None
-            _apply_repairs(ctx, progress, missing, completions)
-            recompute_metrics(ctx, progress)
-            store.save(Collection.PROGRESS, progress)
+            repaired = store.get(Collection.PROGRESS, found[0]["_id"])
+            assert repaired is not None
+            _apply_repairs(ctx, repaired, missing, completions)
+            recompute_metrics(ctx, repaired)
+            store.save(Collection.PROGRESS, repaired)
 
 
 def _progress_repairs(

@@ -15,8 +15,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
@@ -189,9 +189,7 @@ class RouteTable:
                 and own_second in (second, None)
             )
 
-        self._by_both = {
-            (method, key): serving(method, *key) for method, key in literal_keys
-        }
+        self._by_both = {(method, key): serving(method, *key) for method, key in literal_keys}
         self._by_first = {(method, first): serving(method, first, None) for method, first in firsts}
         self._by_method = {route.method: serving(route.method, None, None) for route in self.routes}
 

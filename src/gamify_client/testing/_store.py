@@ -233,6 +233,11 @@ class DocumentStore:
             self._written[(collection, doc["_id"])] = _Decoded(text)
         return doc
 
+    @property
+    def cached_documents(self) -> int:
+        """How many decoded documents the store keeps (at most :data:`CACHED_DOCUMENTS`)."""
+        return len(self._decoded)
+
     def save_fields(self, collection: Collection, doc: Doc, fields: tuple[str, ...]) -> Doc:
         """Store ``doc``, which differs from the stored document only in its top-level
         ``fields``: only those are encoded and written (a submission changes a few fields of
@@ -331,4 +336,3 @@ class DocumentStore:
 
 def _dump(doc: Doc) -> str:
     return _json.encode(doc).decode()
-

@@ -16,7 +16,6 @@ from ._progress import add_activity, new_progress, recompute_metrics, user_strea
 from ._routing import Context, HttpError
 from ._store import Collection, Doc, DocumentStore
 
-
 _PROGRESS_FIELDS_A_COMPLETION_CHANGES = (
     "taskProgress",
     "activityLog",
