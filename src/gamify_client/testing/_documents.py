@@ -98,24 +98,28 @@ def populate(
     """The document ``ref`` points to, trimmed to ``_id`` and ``select`` when given."""
     if not isinstance(ref, str):
         return None
-    if select is not None:
-        # A few fields of a shared document: no copy of the whole (a password is never selected).
-        shared = store.peek(collection, ref)
-        if shared is None:
+    if select is None:
+        doc = store.get(collection, ref)
+        if doc is None:
             return None
-        picked = {name: _own(shared[name]) for name in select if name in shared}
-        if collection is Collection.USERS:
-            picked = public_user(picked)
-        return {"_id": shared["_id"], **picked}
-    doc = store.get(collection, ref)
-    if doc is None:
+        return public_user(doc) if collection is Collection.USERS else doc
+    # A few fields of the store's shared copy, picked without copying the whole document (the
+    # dashboard populates some thirty references per answer); only a list or an object is
+    # copied, since the caller may change what it gets.
+    shared = store.peek(collection, ref)
+    if shared is None:
         return None
-    return public_user(doc) if collection is Collection.USERS else doc
-
-
-def _own(value: Any) -> Any:
-    """``value`` of a shared document, copied when the caller could change it in place."""
-    return marshal.loads(marshal.dumps(value)) if isinstance(value, (list, dict)) else value
+    picked = {"_id": shared["_id"]}
+    for name in select:
+        if name in shared:
+            value = shared[name]
+            if isinstance(value, (list, dict)):
+                value = marshal.loads(marshal.dumps(value))
+            picked[name] = value
+    if collection is Collection.USERS:
+        for hidden in USER_FIELDS_HIDDEN:
+            picked.pop(hidden, None)
+    return picked
 
 
 def populate_each(
