@@ -1,11 +1,11 @@
-"""The backend's JSON codec: orjson when it is installed (the ``server`` extra brings it), else
-the standard library, with the same results.
+"""The backend's JSON codec: orjson encodes when it is installed (the ``server`` extra brings
+it), else the standard library, with the same results.
 
 Answers and stored documents are encoded compactly, as ``JSON.stringify`` writes them. orjson
-is several times faster on both sides; what it does not take (text keys that are not ``str``,
-integers beyond 64 bits, ``NaN`` in stored text) goes to the standard library, which
-answers or fails as it always did. The one visible difference: a float under 1e-4 is written
-as JavaScript writes it (``0.00001``), where the standard library writes ``1e-05``.
+is several times faster; what it does not take (text keys that are not ``str``, integers
+beyond 64 bits) goes to the standard library, which answers or fails as it always did. The one
+visible difference: a float under 1e-4 is written as JavaScript writes it (``0.00001``), where
+the standard library writes ``1e-05``.
 """
 
 from __future__ import annotations
@@ -40,10 +40,6 @@ def encode(value: Any) -> bytes:
 
 
 def decode(text: str | bytes) -> Any:
-    """The value of the JSON ``text`` (the standard library's reading of it)."""
-    if _orjson is not None:
-        try:
-            return _orjson.loads(text)
-        except ValueError:
-            pass
+    """The value of the JSON ``text``, read by the standard library: orjson reads an integer
+    beyond 64 bits as a float, and the store decodes a document only once anyway."""
     return json.loads(text)

@@ -96,15 +96,25 @@ def recompute_metrics(ctx: Context, progress: Doc) -> None:
     entries: list[Doc] = progress["taskProgress"]
     total = len(entries)
     done = ("completed",) if ctx.has_defect("graded_not_completed") else COMPLETED_STATES
-    completed = sum(1 for entry in entries if entry.get("status") in done)
-    grades = [entry["grade"] for entry in entries if entry.get("grade") is not None]
+    # One pass over the entries: every submission recomputes the metrics.
+    completed = submitted = 0
+    points: float = 0
+    grades = []
+    for entry in entries:
+        status = entry.get("status")
+        completed += status in done
+        submitted += status in SUBMITTED_STATES
+        grade = entry.get("grade")
+        if grade is not None:
+            grades.append(grade)
+        points += entry.get("pointsEarned") or 0
     average_grade = sum(grades) / len(grades) if grades else 0
     progress["progressMetrics"] = {
         "totalTasks": total,
         "completedTasks": completed,
-        "submittedTasks": sum(1 for entry in entries if entry.get("status") in SUBMITTED_STATES),
+        "submittedTasks": submitted,
         "gradedTasks": len(grades),
-        "totalPointsEarned": sum(entry.get("pointsEarned") or 0 for entry in entries),
+        "totalPointsEarned": points,
         "completionPercentage": completion_percentage(completed, total),
         "averageGrade": js_round(average_grade * 100) / 100,
     }
