@@ -246,18 +246,18 @@ class DocumentStore:
         current = self._decoded_doc(collection, doc["_id"])
         if current is None:
             return doc
-        texts = [_json.encode(doc[name]).decode() for name in fields]
-        paths = ", ".join(f"'$.\"{name}\"', json(?)" for name in fields)
+        # The changed fields travel as one JSON object (?1); SQLite sets each from it.
+        changes = _json.encode({name: doc[name] for name in fields}).decode()
+        paths = ", ".join(f"'$.\"{name}\"', ?1 -> '$.\"{name}\"'" for name in fields)
         assignments = "".join(f', "{field}" = ?' for field in collection.indexed_fields)
         self._cursor().execute(
             f'UPDATE "{collection}" SET doc = json_set(doc, {paths}){assignments} WHERE id = ?',
-            [*texts, *self._index_values(collection, doc), doc["_id"]],
+            [changes, *self._index_values(collection, doc), doc["_id"]],
         )
         # What a read of the new row gives: the stored fields, and the changed ones as their
         # JSON reads back.
         updated = dict(current.doc)
-        for name, text in zip(fields, texts, strict=True):
-            updated[name] = _json.decode(text)
+        updated.update(_json.decode(changes))
         self._written[(collection, doc["_id"])] = _Decoded(None, updated)
         return doc
 
