@@ -355,3 +355,19 @@ def test_an_oversized_body_gets_413_without_being_read_whole(
         timeout=5,
     )
     assert (response.status_code, response.json()) == (413, {"message": "Request body too large"})
+
+
+def test_the_server_runs_on_uvloop_where_it_is_installed() -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed here (the server extra)")
+    from gamify_client.testing._server import serve_app
+
+    loops: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        loops.append(type(asyncio.get_running_loop()).__module__)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve_app(app) as url:
+        assert httpx.get(url, timeout=10).text == "ok"
+    assert loops and loops[0].startswith("uvloop")

@@ -88,3 +88,116 @@ def test_a_file_store_keeps_documents(tmp_path: Path) -> None:
     with second.transaction():
         assert second.find(Collection.CATEGORIES, batch="b") == [{"_id": "c", "batch": "b"}]
     second.close()
+
+
+def _stored_row(path: str, collection: Collection, doc_id: str) -> object:
+    """What the table holds, read by a store with nothing cached."""
+    fresh = DocumentStore(path)
+    try:
+        with fresh.transaction():
+            return fresh.get(collection, doc_id)
+    finally:
+        fresh.close()
+
+
+def test_every_get_is_a_copy_of_its_own(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.TASKS, {"_id": "t", "batch": "b", "completedBy": ["u1"]})
+    with store.transaction():
+        first = store.get(Collection.TASKS, "t")
+        assert first is not None
+        first["completedBy"].append("u2")
+        first["name"] = "changed, never saved"
+        assert store.get(Collection.TASKS, "t") == {"_id": "t", "batch": "b", "completedBy": ["u1"]}
+        assert store.find(Collection.TASKS, batch="b")[0]["completedBy"] == ["u1"]
+        assert store.peek(Collection.TASKS, "t") == {
+            "_id": "t",
+            "batch": "b",
+            "completedBy": ["u1"],
+        }
+
+
+def test_a_document_reads_as_its_json_whoever_wrote_it(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.TASKS, {"_id": "t", "batch": "b", "pair": ("a", 1), "keys": {1: 2}})
+        assert store.get(Collection.TASKS, "t") == {
+            "_id": "t",
+            "batch": "b",
+            "pair": ["a", 1],
+            "keys": {"1": 2},
+        }
+
+
+def test_a_rolled_back_write_is_never_read(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.BATCHES, {"_id": "b", "name": "before"})
+        store.insert(Collection.BATCHES, {"_id": "gone", "name": "kept"})
+    with store.transaction():
+        assert store.peek(Collection.BATCHES, "b") == {"_id": "b", "name": "before"}
+
+    def write_then_fail() -> None:
+        with store.transaction():
+            store.save(Collection.BATCHES, {"_id": "b", "name": "after"})
+            store.save_fields(Collection.BATCHES, {"_id": "gone", "name": "renamed"}, ("name",))
+            store.delete(Collection.BATCHES, "gone")
+            store.insert(Collection.BATCHES, {"_id": "new", "name": "new"})
+            assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "after"}
+            assert store.get(Collection.BATCHES, "gone") is None
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    with store.transaction():
+        assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "before"}
+        assert store.peek(Collection.BATCHES, "gone") == {"_id": "gone", "name": "kept"}
+        assert store.get(Collection.BATCHES, "new") is None
+        assert [doc["_id"] for doc in store.peek_found(Collection.BATCHES)] == ["b", "gone"]
+
+
+def test_save_fields_writes_only_the_named_fields(tmp_path: Path) -> None:
+    path = str(tmp_path / "docs.sqlite")
+    store = DocumentStore(path)
+    try:
+        with store.transaction():
+            store.insert(
+                Collection.PROGRESS,
+                {"_id": "p", "userId": "u", "batchId": "b", "log": ["one"], "note": "kept"},
+            )
+        with store.transaction():
+            progress = store.get(Collection.PROGRESS, "p")
+            assert progress is not None
+            progress["log"].append({"two": 2, "when": "now"})
+            progress["added"] = 1
+            progress["note"] = "changed but not named, so not written"
+            progress["batchId"] = "c"
+            store.save_fields(Collection.PROGRESS, progress, ("log", "added", "batchId"))
+        expected = {
+            "_id": "p",
+            "userId": "u",
+            "batchId": "c",
+            "log": ["one", {"two": 2, "when": "now"}],
+            "note": "kept",
+            "added": 1,
+        }
+        with store.transaction():
+            assert store.get(Collection.PROGRESS, "p") == expected
+            assert store.find_one(Collection.PROGRESS, userId="u", batchId="c") == expected
+            assert store.find(Collection.PROGRESS, batchId="b") == []
+    finally:
+        store.close()
+    assert _stored_row(path, Collection.PROGRESS, "p") == expected
+
+
+def test_the_cache_keeps_a_bounded_number_of_documents(
+    store: DocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gamify_client.testing._store.CACHED_DOCUMENTS", 3)
+    with store.transaction():
+        for number in range(10):
+            store.insert(Collection.CATEGORIES, {"_id": f"c{number}", "batch": "b"})
+    with store.transaction():
+        assert [doc["_id"] for doc in store.find(Collection.CATEGORIES, batch="b")] == [
+            f"c{number}" for number in range(10)
+        ]
+        assert store.get(Collection.CATEGORIES, "c0") == {"_id": "c0", "batch": "b"}
+    assert store.cached_documents == 3

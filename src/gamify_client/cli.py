@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the reference backend until Ctrl-C or SIGTERM",
-        description="Serve the reference backend (the whole contract, defects fixed) over HTTP.",
+        description="Serve the reference backend (the whole contract, defects fixed) over HTTP, on "
+        "httptools and uvloop where they are installed (the server extra).",
     )
     serve.add_argument(
         "--db",

@@ -22,7 +22,7 @@ from ._express import BackendResponse
 from ._faults import Faults
 from ._ids import ObjectIdFactory
 from ._recorder import RequestLog
-from ._routes import ROUTES
+from ._routes import ROUTE_TABLE
 from ._routing import BackendState, ClockError, dispatch
 from ._seed import DemoData, seed_demo
 from ._server import ServerLimits, serve_app
@@ -98,7 +98,7 @@ class GamifyBackend:
         ``query`` is the raw query string (``"taskId=...&userId=..."``), ``headers`` any
         mapping (names in any case). Returns ``(status, headers, body)``.
         """
-        return dispatch(self._state, ROUTES, method, path, query, headers or {}, body)
+        return dispatch(self._state, ROUTE_TABLE, method, path, query, headers or {}, body)
 
     @property
     def event_stream(self) -> EventStream:
@@ -141,7 +141,7 @@ class GamifyBackend:
         # The demo's superadmin signs up as the real service lets anyone; the fixed backend
         # refuses that signup (``open_superadmin_signup``) to everyone else.
         without_defects = replace(self._state, defects=Defects(["open_superadmin_signup"]))
-        return seed_demo(partial(dispatch, without_defects, ROUTES))
+        return seed_demo(partial(dispatch, without_defects, ROUTE_TABLE))
 
     def token_for(self, user_id: str) -> str:
         """A valid token for ``user_id``, as its login would give (no password needed)."""

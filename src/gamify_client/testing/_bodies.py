@@ -90,9 +90,7 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     if text[0] not in "{[":
         raise MalformedBodyError("JSON body must be an object or an array")
     try:
-        value = json.loads(
-            text, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_js_integer
-        )
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as err:
         raise MalformedBodyError(str(err)) from err
     _check_tree(value)
@@ -114,6 +112,12 @@ def _js_integer(text: str) -> int | float:
     # JSON.parse reads every number as a double: an integer beyond 2**53 loses its precision.
     number = int(text)
     return number if abs(number) <= _SAFE_INTEGER else _finite(text)
+
+
+# Made once: ``json.loads`` with hooks builds a new decoder on every call.
+_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_finite, parse_int=_js_integer
+)
 
 
 def _check_tree(value: Any) -> None:

@@ -8,6 +8,7 @@ or None when the reference leads nowhere.
 
 from __future__ import annotations
 
+import marshal
 from typing import Any
 
 from ._routing import Context
@@ -97,14 +98,28 @@ def populate(
     """The document ``ref`` points to, trimmed to ``_id`` and ``select`` when given."""
     if not isinstance(ref, str):
         return None
-    doc = store.get(collection, ref)
-    if doc is None:
-        return None
-    if collection is Collection.USERS:
-        doc = public_user(doc)
     if select is None:
-        return doc
-    return {"_id": doc["_id"], **{name: doc[name] for name in select if name in doc}}
+        doc = store.get(collection, ref)
+        if doc is None:
+            return None
+        return public_user(doc) if collection is Collection.USERS else doc
+    # A few fields of the store's shared copy, picked without copying the whole document (the
+    # dashboard populates some thirty references per answer); only a list or an object is
+    # copied, since the caller may change what it gets.
+    shared = store.peek(collection, ref)
+    if shared is None:
+        return None
+    picked = {"_id": shared["_id"]}
+    for name in select:
+        if name in shared:
+            value = shared[name]
+            if isinstance(value, (list, dict)):
+                value = marshal.loads(marshal.dumps(value))
+            picked[name] = value
+    if collection is Collection.USERS:
+        for hidden in USER_FIELDS_HIDDEN:
+            picked.pop(hidden, None)
+    return picked
 
 
 def populate_each(

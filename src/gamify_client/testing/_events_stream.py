@@ -46,7 +46,7 @@ from urllib.parse import unquote
 from ..bridges._messages import EVENTS_PATH, MalformedMessage, message_for_write
 from ..realtime import Write
 from ..resources import ALL_WRITES
-from ._express import BackendResponse, json_response
+from ._express import BackendResponse, decoded_json, json_response
 from ._store import Collection, DocumentStore
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _ref(value: object) -> object:
 
 def _batch_doc(store: DocumentStore, batch_id: str, body: Any) -> Mapping[str, Any] | None:
     """The batch as stored, or as the answer shows it (a deleted one)."""
-    found = store.get(Collection.BATCHES, batch_id)
+    found = store.peek(Collection.BATCHES, batch_id)
     if found is not None:
         return found
     for candidate in (body.get("batch"), body) if isinstance(body, Mapping) else ():
@@ -139,10 +139,10 @@ def _staff_over(store: DocumentStore, user_id: str) -> set[str]:
     """The admin a user belongs to, and the admin and mentor of each batch the user has
     progress in (enrolment makes it): found through the user's own documents, so the cost
     follows that user, not every batch the backend holds."""
-    user = store.get(Collection.USERS, user_id)
+    user = store.peek(Collection.USERS, user_id)
     staff = _ids(user.get("parentId")) if user is not None else set()
     for batch_id in store.values(Collection.PROGRESS, "batchId", userId=user_id):
-        batch = store.get(Collection.BATCHES, str(batch_id))
+        batch = store.peek(Collection.BATCHES, str(batch_id))
         if batch is not None:
             staff |= _batch_staff(batch)
     return staff
@@ -375,7 +375,7 @@ class EventStream:
             request = write.request_ids(context.params, context.fields)
             writer = context.claims.user_id if context.claims is not None else None
             audience = write_audience(
-                write, request, context.store, writer, json.loads(response.body)
+                write, request, context.store, writer, decoded_json(response.body)
             )
             origin = self.origin_of(request_token(headers))
             self.publish(mutation, request, response.body, origin, audience=audience)

@@ -7,10 +7,11 @@ reproduces them byte for byte where it matters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from html import escape
 from typing import Any, NamedTuple
+
+from . import _json
 
 ALLOWED_ORIGINS = frozenset(
     {
@@ -38,9 +39,26 @@ class BackendResponse(NamedTuple):
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
 
+class EncodedJson(bytes):
+    """A JSON body that keeps the value it was encoded from (:attr:`payload`), so that the
+    backend's own readers of an answer (the event stream) need not decode it again."""
+
+    payload: Any
+
+
 def encode_json(payload: Any) -> bytes:
     """``payload`` as ``JSON.stringify`` writes it: compact, UTF-8."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    body = EncodedJson(_json.encode(payload))
+    body.payload = payload
+    return body
+
+
+def decoded_json(body: bytes) -> Any:
+    """The value of the JSON ``body``: the one it was encoded from, when it was made here and
+    nobody has changed it since (the caller only reads it)."""
+    if isinstance(body, EncodedJson):
+        return body.payload
+    return _json.decode(body)
 
 
 def json_response(status: int, payload: Any) -> BackendResponse:

@@ -17,7 +17,7 @@ from . import _routes_tasks as tasks
 from . import _routes_users as users
 from ._events_stream import events_route
 from ._express import BackendResponse, text_response
-from ._routing import Context, Failure, Route
+from ._routing import Context, Failure, Route, RouteTable
 
 
 def liveness(ctx: Context) -> BackendResponse:
@@ -40,3 +40,6 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/api/events", events_route, Failure("Failed to open the event stream"), auth="jwt"
     ),
 )
+
+ROUTE_TABLE = RouteTable(ROUTES)
+""":data:`ROUTES`, looked up by method and path."""

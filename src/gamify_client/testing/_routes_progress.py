@@ -153,14 +153,16 @@ def all_user_progress(ctx: Context) -> BackendResponse:
 
 def _repair_progress(ctx: Context, user_id: str) -> None:
     """What the dashboard writes as it reads: a progress for every batch listing the user,
-    an entry for every batch task, and submitted tasks marked completed."""
+    an entry for every batch task, and submitted tasks marked completed. Nothing is copied
+    or written when there is nothing to repair, which is almost every time."""
     store = ctx.store
-    # Batches are few and have no index on their members, so this reads them all.
-    for batch in store.find(Collection.BATCHES):
+    # Batches are few and have no index on their members, so this reads them all (shared
+    # copies: only read).
+    for batch in store.peek_found(Collection.BATCHES):
         if user_id not in batch["users"]:
             continue
-        progress = store.find_one(Collection.PROGRESS, userId=user_id, batchId=batch["_id"])
-        if progress is None:
+        found = store.peek_found(Collection.PROGRESS, userId=user_id, batchId=batch["_id"])
+        if not found:
             progress = new_progress(
                 ctx, user_id=user_id, batch_id=batch["_id"], task_ids=batch["tasks"]
             )
@@ -178,34 +180,52 @@ def _repair_progress(ctx: Context, user_id: str) -> None:
             )
             store.insert(Collection.PROGRESS, progress)
             continue
-        if _fill_progress(ctx, progress, batch):
-            recompute_metrics(ctx, progress)
-            store.save(Collection.PROGRESS, progress)
+        missing, completions = _progress_repairs(ctx, found[0], batch)
+        if missing or completions:
+            repaired = store.get(Collection.PROGRESS, found[0]["_id"])
+            assert repaired is not None
+            _apply_repairs(ctx, repaired, missing, completions)
+            recompute_metrics(ctx, repaired)
+            store.save(Collection.PROGRESS, repaired)
 
 
-def _fill_progress(ctx: Context, progress: Doc, batch: Doc) -> bool:
-    """Add missing batch tasks and mark submitted ones completed; True if anything changed."""
-    entries = {entry["taskId"]: entry for entry in progress["taskProgress"]}
-    changed = False
+def _progress_repairs(
+    ctx: Context, progress: Doc, batch: Doc
+) -> tuple[list[str], list[tuple[Doc, int]]]:
+    """What the progress lacks, found without changing it: the batch tasks it has no entry
+    for, and the submissions (with the task's points) whose entry is still ``not_started``."""
+    statuses = {entry["taskId"]: entry.get("status") for entry in progress["taskProgress"]}
+    missing: list[str] = []
     for task_id in batch["tasks"]:
-        if task_id not in entries:
-            entries[task_id] = new_task_entry(ctx, task_id)
-            progress["taskProgress"].append(entries[task_id])
-            changed = True
-    for submission in ctx.store.find(Collection.SUBMISSIONS, userId=progress["userId"]):
-        entry = entries.get(submission["taskId"])
-        task = ctx.store.get(Collection.TASKS, submission["taskId"])
-        if entry is None or task is None or entry.get("status") != "not_started":
+        if task_id not in statuses:
+            statuses[task_id] = "not_started"
+            missing.append(task_id)
+    completions: list[tuple[Doc, int]] = []
+    for submission in ctx.store.peek_found(Collection.SUBMISSIONS, userId=progress["userId"]):
+        task = ctx.store.peek(Collection.TASKS, submission["taskId"])
+        if task is None or statuses.get(submission["taskId"]) != "not_started":
             continue
-        entry.update(
+        statuses[submission["taskId"]] = "completed"
+        completions.append((submission, task.get("points") or 0))
+    return missing, completions
+
+
+def _apply_repairs(
+    ctx: Context, progress: Doc, missing: list[str], completions: list[tuple[Doc, int]]
+) -> None:
+    """Add an entry for each ``missing`` task, then mark the ``completions`` completed."""
+    entries = {entry["taskId"]: entry for entry in progress["taskProgress"]}
+    for task_id in missing:
+        entries[task_id] = new_task_entry(ctx, task_id)
+        progress["taskProgress"].append(entries[task_id])
+    for submission, points in completions:
+        entries[submission["taskId"]].update(
             status="completed",
             submissionId=submission["_id"],
             submittedAt=submission["submittedAt"],
-            pointsEarned=task.get("points") or 0,
+            pointsEarned=points,
             attempts=1,
         )
-        changed = True
-    return changed
 
 
 def dashboard(ctx: Context) -> BackendResponse:
@@ -213,7 +233,7 @@ def dashboard(ctx: Context) -> BackendResponse:
     repairing their progress."""
     store = ctx.store
     user_id = object_id(ctx.verified_claims().user_id, "User")
-    user = store.get(Collection.USERS, user_id)
+    user = store.peek(Collection.USERS, user_id)
     if user is None:
         raise HttpError(404, {"message": "User not found"})
     _repair_progress(ctx, user_id)

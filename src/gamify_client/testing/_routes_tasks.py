@@ -517,8 +517,8 @@ def submit_task(ctx: Context) -> BackendResponse:
     elif double and batch is not None:
         awards = 2
     no_streak = ctx.has_defect("submit_no_streak")
-    had_progress = batch is not None and (
-        store.find_one(Collection.PROGRESS, userId=user["_id"], batchId=batch["_id"]) is not None
+    had_progress = batch is not None and bool(
+        store.peek_found(Collection.PROGRESS, userId=user["_id"], batchId=batch["_id"])
     )
     metadata: Doc = {
         "submissionType": submission_type,

@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from ._auth import InvalidTokenError, TokenClaims, verify_token
+from ._auth import InvalidTokenError, TokenClaims, VerifiedTokens
 from ._bodies import (
     BodyTooLargeError,
     MalformedBodyError,
@@ -153,6 +154,64 @@ class Route:
         return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
 
+_PathKey = tuple[str, str]
+
+
+def _path_key(path: str) -> _PathKey:
+    """A path's first two segments, case-folded as the routes' patterns match them."""
+    parts = path.split("/", 3)
+    first = parts[1].casefold() if len(parts) > 1 else ""
+    second = parts[2].casefold() if len(parts) > 2 else ""
+    return first, second
+
+
+class RouteTable:
+    """Routes in matching order, looked up by method and the path's first two segments, so a
+    request tries only the routes that could serve it instead of every pattern of the service.
+
+    A route whose pattern has a parameter among its first two segments is a candidate for any
+    value there; the candidates keep the table's order, so the first match is the one a scan
+    of all the routes would find.
+    """
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = tuple(routes)
+        keyed = [(route, self._pattern_key(route.pattern)) for route in self.routes]
+        literal_keys = {(route.method, key) for route, key in keyed if None not in key}
+        firsts = {(route.method, key[0]) for route, key in keyed if key[0] is not None}
+
+        def serving(method: str, first: str | None, second: str | None) -> tuple[Route, ...]:
+            return tuple(
+                route
+                for route, (own_first, own_second) in keyed
+                if route.method == method
+                and own_first in (first, None)
+                and own_second in (second, None)
+            )
+
+        self._by_both = {(method, key): serving(method, *key) for method, key in literal_keys}
+        self._by_first = {(method, first): serving(method, first, None) for method, first in firsts}
+        self._by_method = {route.method: serving(route.method, None, None) for route in self.routes}
+
+    @staticmethod
+    def _pattern_key(pattern: str) -> tuple[str | None, str | None]:
+        first, second = _path_key(pattern.rstrip("/") or "/")
+        return (
+            None if first.startswith(":") else first,
+            None if second.startswith(":") else second,
+        )
+
+    def candidates(self, method: str, path: str) -> tuple[Route, ...]:
+        """The routes that may serve ``method path``, in matching order."""
+        first, second = _path_key(path)
+        found = self._by_both.get((method, (first, second)))
+        if found is None:
+            found = self._by_first.get((method, first))
+        if found is None:
+            found = self._by_method.get(method, ())
+        return found
+
+
 @dataclass
 class BackendState:
     """Everything a handler may touch: the documents, the clock, ids, the secret, defects,
@@ -169,6 +228,8 @@ class BackendState:
     opens it in any mode)."""
     uploads: UploadFolder = field(default_factory=UploadFolder)
     """Where file submissions are stored (a temporary directory, made on the first upload)."""
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    """The token check, remembering the tokens it found genuine."""
 
     @property
     def token_secret(self) -> bytes:
@@ -205,7 +266,7 @@ class Context:
         """``req.file``: the part named ``file`` of a multipart body."""
         return next((f for f in self.body.files if f.field_name == "file"), None)
 
-    @property
+    @cached_property
     def timestamp(self) -> str:
         """The request's time as the service writes dates."""
         return iso(self.now)
@@ -330,14 +391,14 @@ def _claims(
         status, payload = _NO_TOKEN[guard]
         return json_response(status, payload)
     try:
-        claims = verify_token(token, secret=state.token_secret, now=now)
+        claims = state.verified_tokens.verify(token, secret=state.token_secret, now=now)
     except InvalidTokenError:
         if guard is None:
             return None
         status, payload = _BAD_TOKEN[guard]
         return json_response(status, payload)
     if guard is not None and "restricted_ignored" not in state.defects:
-        user = state.store.get(Collection.USERS, claims.user_id)
+        user = state.store.peek(Collection.USERS, claims.user_id)
         if user is not None and user.get("restricted") is True:
             return json_response(403, _RESTRICTED)
     return claims
@@ -354,7 +415,7 @@ def body_refused(state: BackendState, status: Literal[400, 413]) -> BackendRespo
 
 def dispatch(
     state: BackendState,
-    routes: Sequence[Route],
+    routes: RouteTable,
     method: str,
     path: str,
     query: str,
@@ -371,7 +432,7 @@ def dispatch(
 
 def _answer(
     state: BackendState,
-    routes: Sequence[Route],
+    routes: RouteTable,
     method: str,
     path: str,
     query: str,
@@ -384,7 +445,7 @@ def _answer(
         return body_refused(state, 413)
     except MalformedBodyError:
         return body_refused(state, 400)
-    for route in routes:
+    for route in routes.candidates(method, path):
         if route.absent_with is not None and route.absent_with in state.defects:
             continue
         params = route.match(method, path)

@@ -16,6 +16,14 @@ from ._progress import add_activity, new_progress, recompute_metrics, user_strea
 from ._routing import Context, HttpError
 from ._store import Collection, Doc, DocumentStore
 
+_PROGRESS_FIELDS_A_COMPLETION_CHANGES = (
+    "taskProgress",
+    "activityLog",
+    "progressMetrics",
+    "lastActiveAt",
+    "updatedAt",
+)
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -27,19 +35,23 @@ class Completion:
 
 
 def batch_containing(store: DocumentStore, task: Doc) -> Doc | None:
-    """The first batch whose ``tasks`` holds ``task`` (``Batch.findOne({tasks: id})``)."""
+    """The first batch whose ``tasks`` holds ``task`` (``Batch.findOne({tasks: id})``), for
+    reading only: the store's shared copy (see ``DocumentStore.peek``)."""
     task_id = task["_id"]
     own = (
-        store.get(Collection.BATCHES, task["batch"]) if isinstance(task.get("batch"), str) else None
+        store.peek(Collection.BATCHES, task["batch"])
+        if isinstance(task.get("batch"), str)
+        else None
     )
     if own is not None and task_id in own["tasks"]:
         return own
-    return next((b for b in store.find(Collection.BATCHES) if task_id in b["tasks"]), None)
+    return next((b for b in store.peek_found(Collection.BATCHES) if task_id in b["tasks"]), None)
 
 
 def refuse_repeat(store: DocumentStore, user: Doc, task_id: str) -> None:
     """Answer 400 ``Task already submitted`` if the user has completed ``task_id`` before."""
-    previous = store.find_one(Collection.SUBMISSIONS, userId=user["_id"], taskId=task_id)
+    found = store.peek_found(Collection.SUBMISSIONS, userId=user["_id"], taskId=task_id)
+    previous = found[0] if found else None
     done_before = any(entry["task"] == task_id for entry in user["completedTasks"])
     if previous is not None or done_before:
         raise HttpError(400, {"message": "Task already submitted", "submission": previous})
@@ -63,12 +75,14 @@ def complete_task(
         {"task": task["_id"], "completedAt": ctx.timestamp, "_id": ctx.new_id()}
     )
     user["xps"] = (user.get("xps") or 0) + points * xp_awards
-    store.save(Collection.USERS, touch(ctx, user))
+    store.save_fields(Collection.USERS, touch(ctx, user), ("completedTasks", "xps", "updatedAt"))
 
     if user["_id"] not in task["completedBy"]:
         task["completedBy"].append(user["_id"])
         task["completedCount"] = task.get("completedCount", 0) + 1
-        store.save(Collection.TASKS, touch(ctx, task))
+        store.save_fields(
+            Collection.TASKS, touch(ctx, task), ("completedBy", "completedCount", "updatedAt")
+        )
 
     progress = None
     if batch is not None:
@@ -82,7 +96,7 @@ def complete_task(
             activity_metadata,
         )
         recompute_metrics(ctx, progress)
-        store.save(Collection.PROGRESS, progress)
+        store.save_fields(Collection.PROGRESS, progress, _PROGRESS_FIELDS_A_COMPLETION_CHANGES)
     return Completion(
         progress=progress,
         new_total_xp=user["xps"],
