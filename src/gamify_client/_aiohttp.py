@@ -20,21 +20,35 @@ import httpx
 
 from .config import MissingExtraError
 
-__all__ = ["INSTALL_HINT", "ClassifiedTransport", "aiohttp_http_client"]
+__all__ = ["INSTALL_HINT", "ClassifiedTransport", "aiohttp_transport"]
 
 INSTALL_HINT = "pip install 'gamify-client[aiohttp]'"
 
 
-def aiohttp_http_client(timeout: float) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` that sends through aiohttp; a :class:`MissingExtraError`
-    naming the pip command when the extra is not installed."""
+def aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """A transport that sends through aiohttp; a :class:`MissingExtraError` naming the pip
+    command when the extra is not installed."""
     try:
+        import aiohttp
         from httpx_aiohttp import AiohttpTransport
     except ImportError as err:
         raise MissingExtraError(
             f"http_backend='aiohttp' needs the aiohttp extra: {INSTALL_HINT} ({err})"
         ) from err
-    return httpx.AsyncClient(timeout=timeout, transport=ClassifiedTransport(AiohttpTransport()))
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    ssl_context = httpx.create_ssl_context()
+
+    def session() -> aiohttp.ClientSession:
+        # Made on the first request, inside the running loop. aiohttp's session has a cookie
+        # jar of its own; it gets none, as the httpx client around it (see _async_http).
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=ssl_context,
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return ClassifiedTransport(AiohttpTransport(limits=limits, client=session))
 
 
 def _classified(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError | None:

@@ -18,7 +18,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
-from ._aiohttp import aiohttp_http_client
+from ._async_http import async_http_client
 from ._core import (
     BaseClient,
     Call,
@@ -266,13 +266,6 @@ def _abort_in_flight(http: httpx.Client) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _async_http_client(settings: ClientConfig) -> httpx.AsyncClient:
-    """The async client's own connection pool, on the transport ``settings`` name."""
-    if settings.http_backend == "aiohttp":
-        return aiohttp_http_client(settings.timeout)
-    return httpx.AsyncClient(timeout=settings.timeout)
-
-
 class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
     """The asyncio client: the same names as :class:`GamifyClient`, awaited.
 
@@ -321,7 +314,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             clock=scheduler.clock if scheduler is not None else None,
         )
         self._owns_http = http_client is None
-        self._http = http_client or _async_http_client(settings)
+        self._http = http_client or async_http_client(settings)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._closed = False
         self._realtime = RealtimeSync(
