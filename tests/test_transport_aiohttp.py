@@ -22,6 +22,8 @@ import aiohttp
 import httpx
 import pytest
 import yarl
+from hypothesis import given
+from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gamify_client import (
@@ -37,6 +39,7 @@ from gamify_client import (
     ResponseValidationError,
 )
 from gamify_client._aiohttp import ClassifiedTransport, _classified
+from gamify_client.config import HTTP_BACKENDS
 from gamify_client.realtime import WRITES
 from gamify_client.testing import DemoData, GamifyBackend
 
@@ -213,6 +216,16 @@ def test_an_unknown_backend_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("GAMIFY_HTTP_BACKEND", "requests")
     with pytest.raises(ConfigError, match="'requests'"):
         ClientConfig.from_env()
+
+
+@given(st.text(max_size=20))
+def test_any_environment_value_gives_a_backend_or_a_config_error(raw: str) -> None:
+    name = raw.strip().lower() or "httpx"
+    if name in HTTP_BACKENDS:
+        assert ClientConfig.from_env({"GAMIFY_HTTP_BACKEND": raw}).http_backend == name
+    else:
+        with pytest.raises(ConfigError, match="http_backend must be one of"):
+            ClientConfig.from_env({"GAMIFY_HTTP_BACKEND": raw})
 
 
 def test_a_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
