@@ -40,7 +40,7 @@ from gamify_client import AsyncGamifyClient, ClientConfig, GamifyClient
 from gamify_client.cli import READY_PREFIX
 
 TASKS = 300
-ROUNDS = 15
+ROUNDS = 18
 CALLS_PER_WINDOW = 480
 IN_FLIGHT = (1, 16)
 
@@ -139,10 +139,11 @@ async def _measure(base_url: str, server_pid: int, task_ids: list[str]) -> dict[
     for arm in arms:
         for in_flight in IN_FLIGHT:
             await _calls_per_s(arm.client, ids, in_flight)  # warm the pool and the code
-    for round_number in range(ROUNDS):
-        # A different order each round: no arm always runs first or right after another.
-        # An arm's two windows run back to back, so its ratio compares like with like.
-        order = arms[round_number % len(arms) :] + arms[: round_number % len(arms)]
+    # Every order of the arms equally often: no arm always runs first or right after another
+    # (an arm that follows the httpx one pays for the garbage it left). An arm's two windows
+    # run back to back, so its ratio compares like with like.
+    orders = list(itertools.permutations(arms)) * (ROUNDS // 6)
+    for round_number, order in enumerate(orders):
         for arm in order:
             for in_flight in IN_FLIGHT if round_number % 2 else IN_FLIGHT[::-1]:
                 cpu, server_cpu, wall = time.process_time(), _cpu_seconds(server_pid), time.time()

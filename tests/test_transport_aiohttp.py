@@ -157,7 +157,8 @@ def make(backend: GamifyBackend, servers: _Servers) -> Iterator[Callable[[], Bot
 
 
 @pytest.fixture
-async def served(backend: GamifyBackend, servers: _Servers) -> str:
+def served(backend: GamifyBackend, servers: _Servers) -> str:
+    """The URL of ``backend`` served on a loopback socket."""
     return servers.url(backend)
 
 
