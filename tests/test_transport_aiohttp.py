@@ -64,8 +64,18 @@ from .test_api_tasks import (
 )
 from .test_client_backend import Both, test_every_route, test_file_upload_submission
 from .test_hardening import test_the_timeout_bounds_the_whole_call, trickle_url
+from .test_push import (
+    base_url,
+    seed,
+    test_an_async_client_falls_back_to_polling_and_refuses_bad_tokens,
+    test_an_async_listener_applies_writes_and_resumes_after_a_drop,
+)
 
 __all__ = [
+    "base_url",
+    "seed",
+    "test_an_async_client_falls_back_to_polling_and_refuses_bad_tokens",
+    "test_an_async_listener_applies_writes_and_resumes_after_a_drop",
     "test_backend_anonymous_complete_without_a_user_changes_nothing",
     "test_backend_casts_fields_as_mongoose_does",
     "test_backend_category_lifecycle",
@@ -89,9 +99,15 @@ def _aiohttp_by_default(_no_gamify_environment: None, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GAMIFY_HTTP_BACKEND", "aiohttp")
 
 
-def _settings(base_url: str, **changes: Any) -> ClientConfig:
+@pytest.fixture
+def config() -> ClientConfig:
+    """The suite's test settings (see ``tests/conftest.py``), sending through aiohttp."""
+    return _settings("http://gamify.test")
+
+
+def _settings(url: str, **changes: Any) -> ClientConfig:
     return ClientConfig(
-        base_url=base_url,
+        base_url=url,
         task_completion_delay=0,
         retry_backoff=0,
         retry_backoff_max=0,
