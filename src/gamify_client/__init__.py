@@ -5,7 +5,7 @@ every write, and a reference backend for tests.
 """
 
 from .client import AsyncGamifyClient, GamifyClient
-from .config import ClientConfig, ConfigError
+from .config import ClientConfig, ConfigError, MissingExtraError
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -44,6 +44,7 @@ __all__ = [
     "GamifyClient",
     "GamifyError",
     "InternalServerError",
+    "MissingExtraError",
     "MutationResult",
     "NotFoundError",
     "PermissionDeniedError",

@@ -12,18 +12,27 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ._logging import redacted_headers, safe_url
 from .errors import GamifyError
 
-__all__ = ["DEFAULT_BASE_URL", "ClientConfig", "ConfigError"]
+__all__ = ["DEFAULT_BASE_URL", "HTTP_BACKENDS", "ClientConfig", "ConfigError", "MissingExtraError"]
 
 DEFAULT_BASE_URL = "http://localhost:3001"
+
+HttpBackend = Literal["httpx", "aiohttp"]
+HTTP_BACKENDS: tuple[HttpBackend, ...] = ("httpx", "aiohttp")
+"""What the async client may send its requests with (``http_backend``)."""
 
 
 class ConfigError(GamifyError, ValueError):
     """A setting, from an argument or the environment, has a value the SDK cannot use."""
+
+
+class MissingExtraError(GamifyError, ImportError):
+    """A setting needs an optional extra that is not installed; the message gives the
+    ``pip install`` command."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,10 @@ class ClientConfig:
     persist_cache: bool = False
     """Keep the cache's server data in ``offline``'s file and show it, marked stale, when a
     client of the same user starts again."""
+    http_backend: HttpBackend = "httpx"
+    """What the async client sends with: httpx's own transport, or ``"aiohttp"`` (the
+    ``aiohttp`` extra), which keeps its speed with many calls in flight. The blocking client
+    always uses httpx; an ``http_client`` passed to a client wins over this."""
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -69,6 +82,10 @@ class ClientConfig:
                 f"base_url must start with http:// or https://, got {safe_url(self.base_url)!r}"
             )
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if self.http_backend not in HTTP_BACKENDS:
+            raise ConfigError(
+                f"http_backend must be one of {', '.join(HTTP_BACKENDS)}, got {self.http_backend!r}"
+            )
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, got {self.max_retries}")
         if self.persist_cache and not self.offline:
@@ -148,6 +165,10 @@ def _flag(raw: str) -> bool:
     raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
 
 
+def _backend_name(raw: str) -> str:
+    return raw.strip().lower()
+
+
 def _parse(variable: str, raw: str, parse: Any) -> Any:
     try:
         return parse(raw)
@@ -161,6 +182,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "timeout": ("GAMIFY_TIMEOUT", _seconds),
     "max_retries": ("GAMIFY_MAX_RETRIES", int),
     "debug": ("GAMIFY_DEBUG", _flag),
+    "http_backend": ("GAMIFY_HTTP_BACKEND", _backend_name),
     "user_refresh_interval": ("GAMIFY_USER_REFRESH_MS", _milliseconds),
     "admin_refresh_interval": ("GAMIFY_ADMIN_REFRESH_MS", _milliseconds),
     "task_completion_delay": ("GAMIFY_TASK_COMPLETION_DELAY_MS", _milliseconds),
