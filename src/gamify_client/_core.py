@@ -7,10 +7,11 @@ import base64
 import binascii
 import dataclasses
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
@@ -33,6 +34,9 @@ from .keys import Key
 from .models import LoginResult, MutationResult
 from .realtime import MutationListener, RealtimeSync, Write
 from .refresh import DataRefreshManager
+
+if TYPE_CHECKING:
+    from .outbox import OptimisticHandle
 
 __all__ = [
     "BaseClient",
@@ -60,6 +64,7 @@ def resolve_settings(
     timeout: float | None,
     max_retries: int | None,
     default_headers: Mapping[str, str] | None,
+    offline: str | os.PathLike[str] | None = None,
 ) -> ClientConfig:
     """A client's settings: its keyword arguments over ``config`` (or the environment)."""
     return (config or ClientConfig.from_env()).replace(
@@ -68,6 +73,7 @@ def resolve_settings(
         timeout=timeout,
         max_retries=max_retries,
         default_headers=default_headers,
+        offline=os.fspath(offline) if offline is not None else None,
     )
 
 
@@ -243,6 +249,12 @@ class BaseClient:
         settled right now."""
         return self._realtime.writes_in_flight
 
+    def _optimistic_begin(self, call: Call[Any]) -> OptimisticHandle | None:
+        """Show a queued write in the cache before the server applied it: the handle the
+        outbox settles (applied) or rolls back (failed for good), or None for no optimistic
+        update, which is all the base client does."""
+        return None
+
     def _identity_changed(self) -> None:
         """The token now names another user (or none): data keyed by who asks follows it.
         The live queries override this; the base client keys nothing by user."""
@@ -268,7 +280,7 @@ class BaseClient:
             json=call.json,
             files=call.files,
             data=call.data,
-            headers=self._auth_headers,
+            headers={**self._auth_headers, **call.headers} if call.headers else self._auth_headers,
             timeout=self._config.timeout,
         )
 

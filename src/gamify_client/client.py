@@ -7,6 +7,7 @@ retry rules, parsing and the real-time rules applied after each write.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -30,11 +31,13 @@ from ._core import (
     unexpected_error,
 )
 from ._links import AsyncLinksMixin, LinksMixin
-from ._logging import log_request, log_response
+from ._logging import log_request, log_response, logger
+from ._loops import running_loop
 from .config import ClientConfig
 from .errors import ClientClosedError, GamifyError
 from .events import EventManager
 from .hooks import AsyncQueriesMixin, Dispatch, QueriesMixin
+from .outbox import AsyncOutbox, Outbox, open_outbox, queueable
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 from .resources import (
@@ -95,6 +98,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: Scheduler | None = None,
         dispatch: Dispatch | None = None,
+        offline: str | os.PathLike[str] | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -103,6 +107,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            offline=offline,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or Scheduler()
@@ -129,6 +134,13 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self.surveys = Surveys(self)
         self.dispatch = dispatch
         self._init_queries(self._request)
+        self.outbox: Outbox | None = None
+        self._stop_outbox: Callable[[], None] | None = None
+        core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
+        if core is not None:
+            self.outbox = Outbox(core, self, self._send)
+            self._stop_outbox = self.online.subscribe(self._replay_when_online)
+            self._replay_when_online(self.online.online)
 
     login = sync_endpoint(login_user)
     register = sync_endpoint(register_user)
@@ -150,9 +162,30 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
+        if self.outbox is not None:
+            copy.outbox = self.outbox.for_client(copy, copy._send)
         return copy
 
     def _request(self, call: Call[T]) -> T:
+        if self.outbox is not None and queueable(call):
+            return self.outbox.send_or_queue(call, online=self.online.online)
+        return self._send(call)
+
+    def _replay_when_online(self, online: bool) -> None:
+        """Back online (or starting online): replay the outbox on a background worker."""
+        if online and not self._closing.is_set():
+            self.scheduler.submit(self._replay_quietly)
+
+    def _replay_quietly(self) -> None:
+        if self.outbox is None or self._closing.is_set():
+            return
+        try:
+            self.outbox.replay()
+        except Exception:
+            logger.exception("replaying the outbox failed; its writes stay queued")
+
+    def _send(self, call: Call[T]) -> T:
+        """Send one call now, with the retry rules, and settle its answer."""
         with self._realtime.sending(call.mutation):
             try:
                 response = self._send_once(call, 1)
@@ -239,6 +272,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             self.scheduler.close()
         if self._owns_http:
             self._http.close()
+        if self._stop_outbox is not None and self.outbox is not None:
+            self._stop_outbox()
+            self.outbox.close()
 
     def __enter__(self) -> Self:
         return self
@@ -292,6 +328,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         events: EventManager | None = None,
         scheduler: AsyncScheduler | None = None,
         dispatch: Dispatch | None = None,
+        offline: str | os.PathLike[str] | None = None,
     ) -> None:
         settings = resolve_settings(
             config,
@@ -300,6 +337,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            offline=offline,
         )
         self._owns_scheduler = scheduler is None
         self.scheduler = scheduler or AsyncScheduler()
@@ -326,6 +364,14 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         self.surveys = AsyncSurveys(self)
         self.dispatch = dispatch
         self._init_queries(self._request)
+        self.outbox: AsyncOutbox | None = None
+        self._stop_outbox: Callable[[], None] | None = None
+        self._replays: set[asyncio.Task[None]] = set()
+        core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
+        if core is not None:
+            self.outbox = AsyncOutbox(core, self, self._send)
+            self._stop_outbox = self.online.subscribe(self._replay_when_online)
+            self._replay_when_online(self.online.online)
 
     login = async_endpoint(login_user)
     register = async_endpoint(register_user)
@@ -345,9 +391,35 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
+        if self.outbox is not None:
+            copy.outbox = self.outbox.for_client(copy, copy._send)
         return copy
 
     async def _request(self, call: Call[T]) -> T:
+        if self.outbox is not None and queueable(call):
+            return await self.outbox.send_or_queue(call, online=self.online.online)
+        return await self._send(call)
+
+    def _replay_when_online(self, online: bool) -> None:
+        """Back online (or made online inside a running loop): replay the outbox in a task.
+        Without a running loop in this thread, the replay waits for the next write or for
+        ``await client.outbox.replay()``."""
+        loop = running_loop()
+        if online and loop is not None and not self._closed:
+            task = loop.create_task(self._replay_quietly())
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+
+    async def _replay_quietly(self) -> None:
+        if self.outbox is None or self._closed:
+            return
+        try:
+            await self.outbox.replay()
+        except Exception:
+            logger.exception("replaying the outbox failed; its writes stay queued")
+
+    async def _send(self, call: Call[T]) -> T:
+        """Send one call now, with the retry rules, and settle its answer."""
         with self._realtime.sending(call.mutation):
             try:
                 response = await self._send_once(call, 1)
@@ -420,12 +492,18 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         """Close the client's bridges, push listeners and queries, stop its timers and close
         the connection pool (unless it was passed in as ``http_client``)."""
         self._closed = True
+        for task in list(self._replays):
+            task.cancel()
+        await asyncio.gather(*self._replays, return_exceptions=True)
         await self._close_links()
         self._close_queries()
         if self._owns_scheduler:
             self.scheduler.close()
         if self._owns_http:
             await self._http.aclose()
+        if self._stop_outbox is not None and self.outbox is not None:
+            self._stop_outbox()
+            self.outbox.close()
 
     aclose = close
 

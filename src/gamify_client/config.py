@@ -53,6 +53,9 @@ class ClientConfig:
     retry_backoff_max: float = 8.0
     retry_after_max: float = 60.0
     """A ``Retry-After`` longer than this is ignored in favour of the backoff."""
+    offline: str | None = None
+    """The outbox file (SQLite) that keeps writes across being offline and crashes; None
+    sends writes directly (see ``docs/offline.md``)."""
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -156,4 +159,5 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "cache_ttl": ("GAMIFY_CACHE_TTL_MS", _milliseconds),
     "gc_time": ("GAMIFY_GC_TIME_MS", _milliseconds),
     "focus_throttle": ("GAMIFY_FOCUS_THROTTLE_MS", _milliseconds),
+    "offline": ("GAMIFY_OFFLINE", str),
 }

@@ -21,7 +21,8 @@ logger = logging.getLogger("gamify_client")
 
 
 class Event(StrEnum):
-    """The seed's event names, as the real frontend emits them."""
+    """The seed's event names, as the real frontend emits them, and the outbox's three
+    (``mutation*``: a write was queued on disk, then applied or failed for good)."""
 
     TASK_COMPLETED = "taskCompleted"
     TASK_CREATED = "taskCreated"
@@ -31,6 +32,9 @@ class Event(StrEnum):
     PROGRESS_UPDATE = "progressUpdate"
     USER_UPDATE = "userUpdate"
     DATA_REFRESH = "dataRefresh"
+    MUTATION_QUEUED = "mutationQueued"
+    MUTATION_APPLIED = "mutationApplied"
+    MUTATION_FAILED = "mutationFailed"
 
 
 Listener = Callable[[Any], object]
@@ -149,6 +153,18 @@ class EventManager:
     def emit_data_refresh(self, data: Any = None) -> None:
         """Emit :attr:`Event.DATA_REFRESH`."""
         self.emit(Event.DATA_REFRESH, data)
+
+    def emit_mutation_queued(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_QUEUED`."""
+        self.emit(Event.MUTATION_QUEUED, data)
+
+    def emit_mutation_applied(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_APPLIED`."""
+        self.emit(Event.MUTATION_APPLIED, data)
+
+    def emit_mutation_failed(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_FAILED`."""
+        self.emit(Event.MUTATION_FAILED, data)
 
     def _receiver(self, event: Event, listener: Listener) -> Callable[..., None]:
         """The blinker receiver that calls ``listener`` with the payload, never raising."""
