@@ -230,8 +230,9 @@ class OutboxStore:
         """Send a failed write again at the next replay; False when it is not failed."""
         with self._lock:
             cursor = self._db.execute(
-                "UPDATE operations SET status = 'queued', last_error = NULL, finished_at = NULL"
-                " WHERE id = ? AND status = 'failed'",
+                # Not ``sent`` any more: whoever requeues it has decided it may go again.
+                "UPDATE operations SET status = 'queued', sent = 0, last_error = NULL,"
+                " finished_at = NULL WHERE id = ? AND status = 'failed'",
                 (operation_id,),
             )
         return cursor.rowcount == 1

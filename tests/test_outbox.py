@@ -1,0 +1,566 @@
+"""The outbox on both clients: offline writes queued on disk, replayed in order, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from gamify_client import (
+    APIConnectionError,
+    AsyncGamifyClient,
+    BadRequestError,
+    ClientConfig,
+    Event,
+    GamifyClient,
+)
+from gamify_client._call import Call
+from gamify_client.errors import GamifyError
+from gamify_client.outbox import (
+    MutationNotice,
+    OutboxStore,
+    OutcomeUnknownError,
+    PendingWrite,
+    WriteQueued,
+)
+from gamify_client.resources.batches import post_message
+from gamify_client.resources.tasks import submit_task
+from gamify_client.testing import DemoData, GamifyBackend
+from gamify_client.timers import Scheduler
+
+BASE_URL = "http://gamify.test"
+TEXT = "Text Entry"
+
+
+class Side:
+    """One client, sync or async, driven the same way: ``side(lambda c: c.tasks.list())``."""
+
+    def __init__(self, client: GamifyClient | AsyncGamifyClient, loop: Any) -> None:
+        self.client = client
+        self.loop: asyncio.AbstractEventLoop | None = loop
+
+    def __call__(self, call: Callable[[Any], Any]) -> Any:
+        outcome = call(self.client)
+        if self.loop is None:
+            return outcome
+        assert inspect.iscoroutine(outcome)
+        return self.loop.run_until_complete(outcome)
+
+    def queued(self, call: Callable[[Any], Any]) -> PendingWrite[Any]:
+        """Make a write that must be queued; its pending write."""
+        with pytest.raises(WriteQueued) as raised:
+            self(call)
+        return raised.value.pending
+
+    def reconnect(self) -> None:
+        """Back online, and the replay that starts then has run."""
+        self.client.set_online(True)
+        if isinstance(self.client, GamifyClient):
+            self.client.scheduler.run_due()
+        else:
+            self(lambda c: c.outbox.replay())
+
+    def wait(self, pending: PendingWrite[Any]) -> Any:
+        if self.loop is None:
+            return pending.result(timeout=10)
+        return self.loop.run_until_complete(asyncio.wait_for(pending.wait(), 10))
+
+
+SideFactory = Callable[..., Side]
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFactory]:
+    """Clients of the parametrised flavour with an outbox at ``tmp_path/outbox.db`` (or
+    ``path``), against ``backend`` in-process or respx; closed after the test."""
+    loop = asyncio.new_event_loop() if request.param == "async" else None
+    made: list[Side] = []
+
+    def make(
+        *,
+        backend: GamifyBackend | None = None,
+        token: str | None = None,
+        path: Path | None = None,
+        client_class: type[Any] | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+    ) -> Side:
+        config = ClientConfig(
+            base_url=BASE_URL, max_retries=0, task_completion_delay=0, retry_backoff=0
+        )
+        offline = path or tmp_path / "outbox.db"
+        client: GamifyClient | AsyncGamifyClient
+        if loop is None:
+            http = httpx.Client(transport=backend.transport()) if backend else None
+            if transport is not None:
+                http = httpx.Client(transport=transport)  # type: ignore[arg-type]
+            cls = client_class or GamifyClient
+            client = cls(
+                config=config,
+                token=token,
+                http_client=http,
+                offline=offline,
+                scheduler=Scheduler(threaded=False),
+            )
+        else:
+            ahttp = httpx.AsyncClient(transport=backend.transport()) if backend else None
+            cls = client_class or AsyncGamifyClient
+            client = cls(config=config, token=token, http_client=ahttp, offline=offline)
+        made.append(Side(client, loop))
+        return made[-1]
+
+    yield make
+    for side in made:
+        if isinstance(side.client, GamifyClient):
+            side.client.close()
+        else:
+            side(lambda c: c.close())
+    if loop is not None:
+        loop.close()
+
+
+def _learner(backend: GamifyBackend, demo: DemoData) -> tuple[str, str]:
+    user = demo.users[0]
+    return user.id, backend.token_for(user.id)
+
+
+def _xp(backend: GamifyBackend, demo: DemoData, user_id: str) -> int:
+    admin = httpx.Client(transport=backend.transport(), base_url=BASE_URL)
+    with admin:
+        response = admin.get(
+            f"/api/user/{user_id}",
+            headers={"Authorization": f"Bearer {backend.token_for(demo.admin.id)}"},
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    user = body.get("user", body)
+    return int(user["xps"])
+
+
+def _record(client: GamifyClient | AsyncGamifyClient) -> list[tuple[str, MutationNotice]]:
+    seen: list[tuple[str, MutationNotice]] = []
+    for event in (Event.MUTATION_QUEUED, Event.MUTATION_APPLIED, Event.MUTATION_FAILED):
+        client.events.subscribe(event, lambda notice, e=event: seen.append((e.value, notice)))
+    return seen
+
+
+def test_offline_submit_is_queued_then_applied_on_reconnect_with_exact_xp(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    seen = _record(side.client)
+    side.client.set_online(False)
+    pending = side.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    assert pending.status == "queued" and pending.write == "tasks.submit"
+    assert not pending.done()
+    # On disk before the call returned: another process's view of the file holds it.
+    other = OutboxStore(tmp_path / "outbox.db")
+    assert [op.id for op in other.operations(status="queued")] == [pending.operation_id]
+    other.close()
+    assert _xp(backend, demo, user_id) == 0
+
+    side.reconnect()
+
+    result = side.wait(pending)
+    assert result.real_time.points_earned == 100
+    assert pending.status == "applied"
+    assert _xp(backend, demo, user_id) == 100
+    assert [name for name, _ in seen] == ["mutationQueued", "mutationApplied"]
+    assert seen[1][1].operation_id == pending.operation_id
+    assert seen[1][1].result is result
+
+
+def test_an_online_write_returns_its_result_and_is_recorded_as_applied(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    result = side(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    assert result.real_time.new_total_xp == 100
+    operations = side.client.outbox.operations()
+    assert [(op.write, op.status) for op in operations] == [("tasks.submit", "applied")]
+    assert side.client.outbox.pending() == []
+
+
+def test_every_outbox_write_carries_its_idempotency_key(make_side: SideFactory) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        route = router.post("/api/batches/b1/messages").respond(
+            201, json={"_id": "m1", "message": "hi", "batch": "b1"}
+        )
+        side = make_side()
+        side(lambda c: c.batches.post_message("b1", message="hi"))
+    (operation,) = side.client.outbox.operations()
+    assert route.calls.last.request.headers["Idempotency-Key"] == operation.idempotency_key
+
+
+def test_a_write_whose_connection_fails_before_sending_is_queued_and_replayed(
+    make_side: SideFactory,
+) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        route = router.post("/api/batches/b1/messages")
+        route.side_effect = [
+            httpx.ConnectError("refused"),
+            httpx.Response(201, json={"_id": "m1", "message": "hi", "batch": "b1"}),
+        ]
+        side = make_side()
+        with pytest.raises(APIConnectionError) as raised:
+            side(lambda c: c.batches.post_message("b1", message="hi"))
+        assert isinstance(raised.value, WriteQueued)
+        pending = raised.value.pending
+        assert pending.status == "queued"
+        assert side(lambda c: c.outbox.replay()) is None
+        assert side.wait(pending).data.id == "m1"
+    keys = {call.request.headers["Idempotency-Key"] for call in route.calls}
+    assert keys == {pending.idempotency_key}
+
+
+def test_a_refused_write_fails_for_good_and_is_announced(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    seen = _record(side.client)
+    side.client.set_online(False)
+    pending = side.queued(
+        lambda c: c.tasks.submit(
+            "0" * 24, user_id=user_id, submission_type=TEXT, value="no such task"
+        )
+    )
+    side.reconnect()
+    with pytest.raises(GamifyError):
+        side.wait(pending)
+    (operation,) = side.client.outbox.operations(status="failed")
+    assert operation.last_error is not None and "NotFoundError" in operation.last_error
+    assert [name for name, _ in seen] == ["mutationQueued", "mutationFailed"]
+    # Failed is final: a second replay sends nothing.
+    assert side(lambda c: c.outbox.replay()) is None
+    assert side.client.outbox.operations(status="failed") == [operation]
+
+
+def test_an_online_write_the_server_refuses_raises_as_without_an_outbox(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    with pytest.raises(BadRequestError, match="Invalid submissionType"):
+        side(
+            lambda c: c.tasks.submit(
+                demo.task_ids[0], user_id=user_id, submission_type="Nope", value="a"
+            )
+        )
+    assert side.client.outbox.operations()[0].status == "failed"
+
+
+def test_queued_writes_replay_in_order(make_side: SideFactory) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        route = router.post("/api/batches/b1/messages").mock(
+            side_effect=lambda request: httpx.Response(
+                201, json={"_id": "m", "message": json.loads(request.content)["message"]}
+            )
+        )
+        side = make_side()
+        side.client.set_online(False)
+        pendings = [
+            side.queued(lambda c, n=n: c.batches.post_message("b1", message=f"m{n}"))
+            for n in range(5)
+        ]
+        side.reconnect()
+        assert [side.wait(p).data.message for p in pendings] == [f"m{n}" for n in range(5)]
+    sent = [json.loads(call.request.content)["message"] for call in route.calls]
+    assert sent == [f"m{n}" for n in range(5)]
+
+
+def test_a_new_client_on_the_file_replays_what_an_earlier_one_queued(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    first = make_side(backend=backend, token=token)
+    first.client.set_online(False)
+    first.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    second = make_side(backend=backend, token=token)
+    if isinstance(second.client, GamifyClient):
+        second.client.scheduler.run_due()  # the replay a sync client starts with
+    else:
+        second(lambda c: c.outbox.replay())
+    assert [op.status for op in second.client.outbox.operations()] == ["applied"]
+    assert _xp(backend, demo, user_id) == 100
+
+
+def test_only_the_clients_user_writes_are_replayed(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    learner, token = _learner(backend, demo)
+    other = demo.users[1]
+    mine = make_side(backend=backend, token=token)
+    mine.client.set_online(False)
+    mine.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=learner, submission_type=TEXT, value="a")
+    )
+    theirs = make_side(backend=backend, token=backend.token_for(other.id))
+    theirs(lambda c: c.outbox.replay())
+    assert theirs.client.outbox.operations() == []
+    assert [op.status for op in theirs.client.outbox.operations(all_users=True)] == ["queued"]
+
+
+def _orphan(path: Path, call: Call[Any], user_id: str) -> int:
+    """A write that a process claimed, sent and then died with: in flight, owner gone."""
+    store = OutboxStore(path)
+    operation = store.enqueue(call, user_id)
+    claim = store.claim_next(user_id)
+    assert claim is not None
+    store.release(claim.operation, "the process died", may_have_applied=True)
+    store.close()
+    return operation.id
+
+
+def test_a_write_whose_effect_is_found_is_not_sent_again(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    writer = make_side(backend=backend, token=token, path=tmp_path / "other.db")
+    writer(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    backend.idempotency.enabled = False
+    operation_id = _orphan(tmp_path / "outbox.db", call, user_id)
+    posts_before = sum(1 for r in backend.requests if r.method == "POST")
+    side = make_side(backend=backend, token=token)
+    side(lambda c: c.outbox.replay())
+    (operation,) = side.client.outbox.operations()
+    assert (operation.id, operation.status) == (operation_id, "applied")
+    assert sum(1 for r in backend.requests if r.method == "POST") == posts_before
+    assert _xp(backend, demo, user_id) == 100
+
+
+def test_a_write_whose_effect_is_missing_is_sent_again(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    backend.idempotency.enabled = False
+    call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    _orphan(tmp_path / "outbox.db", call, user_id)
+    side = make_side(backend=backend, token=token)
+    side(lambda c: c.outbox.replay())
+    assert [op.status for op in side.client.outbox.operations()] == ["applied"]
+    assert _xp(backend, demo, user_id) == 100
+
+
+def test_a_repeat_the_service_refuses_counts_as_applied(make_side: SideFactory) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        router.post("/api/task/t1/submit").respond(400, json={"message": "Task already submitted"})
+        side = make_side()
+        result = side(lambda c: c.tasks.submit("t1", user_id="u1", submission_type=TEXT))
+    assert result.data is None and "earlier attempt" in (result.message or "")
+    assert [op.status for op in side.client.outbox.operations()] == ["applied"]
+
+
+def test_an_unknown_outcome_without_a_way_to_check_is_failed_not_repeated(
+    make_side: SideFactory, tmp_path: Path
+) -> None:
+    _orphan(tmp_path / "outbox.db", post_message("b1", message="hi"), "")
+    with respx.mock(base_url=BASE_URL) as router:
+        route = router.post("/api/batches/b1/messages").respond(201, json={"_id": "m1"})
+        side = make_side()
+        side(lambda c: c.outbox.replay())
+        assert route.call_count == 0
+        (operation,) = side.client.outbox.operations(status="failed")
+        assert operation.last_error is not None
+        assert OutcomeUnknownError.__name__ in operation.last_error
+        # Checked by hand: send it again.
+        assert side.client.outbox.requeue(operation.id)
+        side(lambda c: c.outbox.replay())
+        assert route.call_count == 1
+    assert side.client.outbox.operations()[0].status == "applied"
+
+
+def test_a_server_that_honours_keys_gets_the_write_again_and_applies_it_once(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    token = backend.token_for(demo.admin.id)
+    side = make_side(backend=backend, token=token)
+    # One write teaches the outbox that this server echoes the key.
+    side(lambda c: c.batches.post_message(demo.batch_id, message="first"))
+    call = post_message(demo.batch_id, message="second")
+    store = OutboxStore(tmp_path / "outbox.db")
+    operation = store.enqueue(call, demo.admin.id)
+    claim = store.claim_next(demo.admin.id)
+    assert claim is not None
+    # The first attempt reached the server; its answer was lost with the process.
+    with httpx.Client(transport=backend.transport(), base_url=BASE_URL) as raw:
+        sent = raw.post(
+            call.path,
+            json=call.json,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": operation.idempotency_key,
+            },
+        )
+    assert sent.status_code in (200, 201)
+    store.release(claim.operation, "lost", may_have_applied=True)
+    store.close()
+    restarted = make_side(backend=backend, token=token)
+    restarted(lambda c: c.outbox.replay())
+    messages = restarted(lambda c: c.batches.messages(demo.batch_id))
+    assert [m.message for m in messages].count("second") == 1
+    assert restarted.client.outbox.operations()[-1].status == "applied"
+
+
+def test_a_lost_answer_keeps_the_write_until_its_outcome_is_found(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    backend.faults.add(method="POST", route=re.compile(r"/submit$"), drop=True, process=True)
+    side = make_side(backend=backend, token=token)
+    pending = side.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    assert pending.status == "in_flight"
+    side(lambda c: c.outbox.replay())
+    assert pending.status == "applied"
+    assert _xp(backend, demo, user_id) == 100
+
+
+class _Handle:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def settle(self, result: Any) -> None:
+        self.log.append("settle")
+
+    def rollback(self, error: GamifyError) -> None:
+        self.log.append(f"rollback {type(error).__name__}")
+
+
+def _optimistic(base: type[Any], log: list[str]) -> type[Any]:
+    class Optimistic(base):  # type: ignore[misc,valid-type]
+        def _optimistic_begin(self, call: Call[Any]) -> _Handle:
+            log.append(f"begin {call.mutation.name if call.mutation else None}")
+            return _Handle(log)
+
+    return Optimistic
+
+
+def test_a_queued_write_starts_its_optimistic_update_and_ends_it(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    log: list[str] = []
+    probe = make_side(backend=backend, token=token)
+    base = type(probe.client)
+    side = make_side(backend=backend, token=token, client_class=_optimistic(base, log))
+    side.client.set_online(False)
+    side.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    side.queued(
+        lambda c: c.tasks.submit("0" * 24, user_id=user_id, submission_type=TEXT, value="a")
+    )
+    side.reconnect()
+    assert log == ["begin tasks.submit", "begin tasks.submit", "settle", "rollback NotFoundError"]
+
+
+def test_an_online_write_starts_no_optimistic_update(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    log: list[str] = []
+    probe = make_side(backend=backend, token=token)
+    side = make_side(
+        backend=backend, token=token, client_class=_optimistic(type(probe.client), log)
+    )
+    side(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    assert log == []
+
+
+def test_a_copy_shares_the_outbox(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    copy = Side(side.client.with_options(timeout=5.0), side.loop)
+    side.client.set_online(False)
+    pending = copy.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    assert [p.operation_id for p in side.client.outbox.pending()] == [pending.operation_id]
+
+
+def test_uploads_are_sent_directly(make_side: SideFactory) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        router.post("/api/task/t1/submit").mock(side_effect=httpx.ConnectError("refused"))
+        side = make_side()
+        with pytest.raises(APIConnectionError) as raised:
+            side(
+                lambda c: c.tasks.submit("t1", user_id="u1", file=("a.txt", b"hello", "text/plain"))
+            )
+    assert not isinstance(raised.value, WriteQueued)
+    assert side.client.outbox.operations() == []
+
+
+def test_explicit_write_returns_a_pending_write_done_when_applied(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    pending = side(lambda c: c.outbox.write(call))
+    assert pending.done() and side.wait(pending).real_time.new_total_xp == 100
+    queued = side(lambda c: c.outbox.write(call, online=False))
+    assert not queued.done() and queued.status == "queued"
+
+
+def test_a_client_without_offline_has_no_outbox(backend: GamifyBackend) -> None:
+    with GamifyClient(
+        base_url=BASE_URL, http_client=httpx.Client(transport=backend.transport())
+    ) as c:
+        assert c.outbox is None
+
+
+def test_the_offline_setting_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GAMIFY_OFFLINE", str(tmp_path / "env.db"))
+    with GamifyClient(base_url=BASE_URL, scheduler=Scheduler(threaded=False)) as client:
+        assert client.outbox is not None
+        assert client.outbox.path == str(tmp_path / "env.db")
+
+
+def test_async_client_replays_by_itself_when_back_online(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+
+    async def scenario() -> int:
+        http = httpx.AsyncClient(transport=backend.transport())
+        async with AsyncGamifyClient(
+            base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
+        ) as client:
+            client.set_online(False)
+            with pytest.raises(WriteQueued) as raised:
+                await client.tasks.submit(
+                    demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a"
+                )
+            client.set_online(True)
+            async with asyncio.timeout(10):
+                result = await raised.value.pending.wait()
+            return int(result.real_time.new_total_xp)
+
+    assert asyncio.run(scenario()) == 100
+    assert _xp(backend, demo, user_id) == 100
