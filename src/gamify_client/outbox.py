@@ -325,7 +325,14 @@ class OutboxCore:
                 return True
             return False
         write = WRITES.get(operation.write)
-        if (write is not None and write.repeatable) or self._honours_keys:
+        if write is not None and write.repeatable:
+            return False
+        if not self._honours_keys:
+            try:
+                yield self._key_check(operation)
+            except GamifyError as error:
+                logger.info("could not learn whether the server honours keys: %s", error)
+        if self._honours_keys:
             return False
         self._failed(
             operation,
@@ -342,19 +349,30 @@ class OutboxCore:
             raise OutboxError(f"operation {operation.id} names an unknown write {operation.write}")
 
         def parse(response: httpx.Response) -> Any:
-            # The echo says that this server honours keys: a later recovery may then simply
-            # send a write again.
-            if (
-                not self._honours_keys
-                and response.headers.get("Idempotency-Key") == operation.idempotency_key
-            ):
-                self._honours_keys = True
-                self.store.note_fact(_HONOURS_KEYS, "yes")
+            self._note_echo(response, operation.idempotency_key)
             return write.parse(response)
 
         call = write.call(operation.path, json=operation.json, context=operation.context)
         return dataclasses.replace(
             call, parse=parse, headers={"Idempotency-Key": operation.idempotency_key}
+        )
+
+    def _note_echo(self, response: httpx.Response, key: str) -> None:
+        # A server that echoes the key honours it: a write whose outcome is unknown may then
+        # simply be sent again with its key.
+        if not self._honours_keys and response.headers.get("Idempotency-Key") == key:
+            self._honours_keys = True
+            self.store.note_fact(_HONOURS_KEYS, "yes")
+
+    def _key_check(self, operation: Operation) -> Call[None]:
+        """A liveness read (``GET /``, the service's "API is working!") that carries the
+        write's key: its echo, or its absence, tells whether the server honours keys."""
+        key = operation.idempotency_key
+        return Call(
+            "GET",
+            "/",
+            lambda response: self._note_echo(response, key),
+            headers={"Idempotency-Key": key},
         )
 
     def _after_error(self, operation: Operation, error: GamifyError) -> str | None:
