@@ -1,8 +1,10 @@
 """The outbox's disk: one SQLite row per write, committed before the write is sent.
 
-Durability: WAL with ``synchronous=FULL``, so each commit (an enqueue, a claim, a settlement)
-reaches the disk before it returns, and a write the caller was told is queued survives a
-crash of the process and of the machine. ``NORMAL`` would survive the process only.
+Durability: WAL with ``synchronous=FULL`` for an enqueue and a claim, so each reaches the disk
+before it returns: a write the caller was told is queued, and the mark that it is about to be
+sent, survive a crash of the process and of the machine. Settlements (applied, failed, given
+back) are committed with ``NORMAL``: they survive the process; a power cut may lose one, which
+leaves the write in flight, to be resolved (looked up) before it is ever sent again.
 
 Several processes may share one file. A write is sent by the one that *claims* it: in one
 ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, so claims are serial) the earliest open
@@ -240,11 +242,21 @@ class OutboxStore:
     def _update(self, operation: Operation, assignments: str, *values: Any) -> None:
         # Only the owner settles a write: a process whose claim was taken over (its lease ran
         # out) must not overwrite what the new owner recorded.
+        #
+        # A settlement is committed without its own fsync (synchronous=NORMAL: it survives the
+        # process dying, and the next FULL commit, an enqueue or a claim, makes it durable).
+        # Losing one to a power cut is safe: the write is then found in flight, and its
+        # outcome is looked up before anything is sent again. The enqueue and the claim, which
+        # the caller and the server rely on, keep their fsync.
         with self._lock:
-            self._db.execute(
-                f"UPDATE operations SET {assignments} WHERE id = ? AND owner = ?",
-                (*values, operation.id, self.owner),
-            )
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute(
+                    f"UPDATE operations SET {assignments} WHERE id = ? AND owner = ?",
+                    (*values, operation.id, self.owner),
+                )
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def get(self, operation_id: int) -> Operation | None:
         """One operation, as stored now."""
