@@ -18,6 +18,7 @@ from gamify_client import (
     APIConnectionError,
     AsyncGamifyClient,
     BadRequestError,
+    CacheKey,
     ClientConfig,
     Event,
     GamifyClient,
@@ -569,3 +570,21 @@ def test_async_client_replays_by_itself_when_back_online(
 
     assert asyncio.run(scenario()) == 100
     assert _xp(backend, demo, user_id) == 100
+
+
+def test_pending_writes_are_listed_for_the_keys_they_will_change(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    side.client.set_online(False)
+    pending = side.queued(
+        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    )
+    outbox = side.client.outbox
+    for key in ((CacheKey.DASHBOARD, user_id), CacheKey.TASKS, (CacheKey.USER_PROFILE, user_id)):
+        assert [p.operation_id for p in outbox.pending_for(key)] == [pending.operation_id]
+    assert outbox.pending_for((CacheKey.DASHBOARD, demo.users[1].id)) == []
+    assert outbox.pending_for((CacheKey.BATCH_MESSAGES, demo.batch_id)) == []
+    side.reconnect()
+    assert outbox.pending_for((CacheKey.DASHBOARD, user_id)) == []

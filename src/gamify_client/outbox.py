@@ -50,8 +50,9 @@ from .errors import (
     GamifyError,
 )
 from .events import Event, EventManager
+from .keys import Key, key_starts_with
 from .models import Batch, MutationResult, Task, User
-from .realtime import WRITES, Write
+from .realtime import WRITES, MutationContext, Write
 from .resources.batches import get_batch
 from .resources.tasks import get_submission, list_tasks
 
@@ -218,6 +219,16 @@ def _is_repeat(operation: Operation, error: GamifyError) -> bool:
     return (
         words is not None and isinstance(error, BadRequestError) and words in error.message.lower()
     )
+
+
+def _touches(operation: Operation, key: Key) -> bool:
+    """Whether the operation's rule invalidates ``key`` (or a family above it), read from the
+    ids its request names; its answer is not known yet."""
+    write = WRITES.get(operation.write)
+    if write is None:
+        return False
+    context = MutationContext(operation.write, operation.context, MutationResult(data=None))
+    return any(key_starts_with(key, invalidated) for invalidated in write.rule.invalidates(context))
 
 
 def _known_result(how: str) -> MutationResult[Any]:
@@ -484,6 +495,17 @@ class _OutboxFace:
     def pending(self) -> list[PendingWrite[Any]]:
         """The client's user's writes still to apply, oldest first."""
         return [self._core.pending_write(op) for op in self._core.store.open_operations(self._user)]
+
+    def pending_for(self, key: Key) -> list[PendingWrite[Any]]:
+        """The user's writes still to apply that will change what ``key`` holds (their rule
+        invalidates ``key`` or a family it belongs to), oldest first: what a live query on
+        ``key`` shows as "waiting to be sent" (``client.outbox.pending_for(query.key)``).
+        The cost grows with the user's queue, not with the cache."""
+        return [
+            self._core.pending_write(operation)
+            for operation in self._core.store.open_operations(self._user)
+            if _touches(operation, key)
+        ]
 
     def operations(
         self, *, status: OperationStatus | None = None, all_users: bool = False
