@@ -14,17 +14,11 @@ import httpx
 import pytest
 import respx
 
-from gamify_client import (
-    APIConnectionError,
-    AsyncGamifyClient,
-    BadRequestError,
-    CacheKey,
-    ClientConfig,
-    Event,
-    GamifyClient,
-)
+from gamify_client import AsyncGamifyClient, ClientConfig, GamifyClient
 from gamify_client._call import Call
-from gamify_client.errors import GamifyError
+from gamify_client.errors import APIConnectionError, BadRequestError, GamifyError
+from gamify_client.events import Event
+from gamify_client.keys import CacheKey
 from gamify_client.outbox import (
     MutationNotice,
     OutboxStore,
@@ -81,7 +75,8 @@ SideFactory = Callable[..., Side]
 @pytest.fixture(params=["sync", "async"])
 def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFactory]:
     """Clients of the parametrised flavour with an outbox at ``tmp_path/outbox.db`` (or
-    ``path``), against ``backend`` in-process or respx; closed after the test."""
+    ``path``), against ``backend`` in-process or respx, of a subclass ``wrap_class`` makes
+    of the client class if given; closed after the test."""
     loop = asyncio.new_event_loop() if request.param == "async" else None
     made: list[Side] = []
 
@@ -90,7 +85,7 @@ def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFa
         backend: GamifyBackend | None = None,
         token: str | None = None,
         path: Path | None = None,
-        client_class: type[Any] | None = None,
+        wrap_class: Callable[[type[Any]], type[Any]] | None = None,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> Side:
         config = ClientConfig(
@@ -102,7 +97,7 @@ def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFa
             http = httpx.Client(transport=backend.transport()) if backend else None
             if transport is not None:
                 http = httpx.Client(transport=transport)  # type: ignore[arg-type]
-            cls = client_class or GamifyClient
+            cls = wrap_class(GamifyClient) if wrap_class else GamifyClient
             client = cls(
                 config=config,
                 token=token,
@@ -112,7 +107,7 @@ def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFa
             )
         else:
             ahttp = httpx.AsyncClient(transport=backend.transport()) if backend else None
-            cls = client_class or AsyncGamifyClient
+            cls = wrap_class(AsyncGamifyClient) if wrap_class else AsyncGamifyClient
             client = cls(config=config, token=token, http_client=ahttp, offline=offline)
         made.append(Side(client, loop))
         return made[-1]
@@ -125,6 +120,21 @@ def make_side(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SideFa
             side(lambda c: c.close())
     if loop is not None:
         loop.close()
+
+
+def _submit(task_id: str, user_id: str) -> Callable[[Any], Any]:
+    """A text submission of ``task_id`` by ``user_id``, for :class:`Side`."""
+    return lambda c: c.tasks.submit(task_id, user_id=user_id, submission_type=TEXT, value="a")
+
+
+def _queued_submission(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, **options: Any
+) -> tuple[Side, str, PendingWrite[Any]]:
+    """A learner's client, offline, with their submission of the first task queued."""
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token, **options)
+    side.client.set_online(False)
+    return side, user_id, side.queued(_submit(demo.task_ids[0], user_id))
 
 
 def _learner(backend: GamifyBackend, demo: DemoData) -> tuple[str, str]:
@@ -159,9 +169,7 @@ def test_offline_submit_is_queued_then_applied_on_reconnect_with_exact_xp(
     side = make_side(backend=backend, token=token)
     seen = _record(side.client)
     side.client.set_online(False)
-    pending = side.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    pending = side.queued(_submit(demo.task_ids[0], user_id))
     assert pending.status == "queued" and pending.write == "tasks.submit"
     assert not pending.done()
     # On disk before the call returned: another process's view of the file holds it.
@@ -186,9 +194,7 @@ def test_an_online_write_returns_its_result_and_is_recorded_as_applied(
 ) -> None:
     user_id, token = _learner(backend, demo)
     side = make_side(backend=backend, token=token)
-    result = side(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    result = side(_submit(demo.task_ids[0], user_id))
     assert result.real_time.new_total_xp == 100
     operations = side.client.outbox.operations()
     assert [(op.write, op.status) for op in operations] == [("tasks.submit", "applied")]
@@ -234,11 +240,7 @@ def test_a_refused_write_fails_for_good_and_is_announced(
     side = make_side(backend=backend, token=token)
     seen = _record(side.client)
     side.client.set_online(False)
-    pending = side.queued(
-        lambda c: c.tasks.submit(
-            "0" * 24, user_id=user_id, submission_type=TEXT, value="no such task"
-        )
-    )
+    pending = side.queued(_submit("0" * 24, user_id))
     side.reconnect()
     with pytest.raises(GamifyError):
         side.wait(pending)
@@ -286,13 +288,8 @@ def test_queued_writes_replay_in_order(make_side: SideFactory) -> None:
 def test_a_new_client_on_the_file_replays_what_an_earlier_one_queued(
     make_side: SideFactory, backend: GamifyBackend, demo: DemoData
 ) -> None:
-    user_id, token = _learner(backend, demo)
-    first = make_side(backend=backend, token=token)
-    first.client.set_online(False)
-    first.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
-    second = make_side(backend=backend, token=token)
+    _first, user_id, _pending = _queued_submission(make_side, backend, demo)
+    second = make_side(backend=backend, token=backend.token_for(user_id))
     if isinstance(second.client, GamifyClient):
         second.client.scheduler.run_due()  # the replay a sync client starts with
     else:
@@ -308,9 +305,7 @@ def test_only_the_clients_user_writes_are_replayed(
     other = demo.users[1]
     mine = make_side(backend=backend, token=token)
     mine.client.set_online(False)
-    mine.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=learner, submission_type=TEXT, value="a")
-    )
+    mine.queued(_submit(demo.task_ids[0], learner))
     theirs = make_side(backend=backend, token=backend.token_for(other.id))
     theirs(lambda c: c.outbox.replay())
     assert theirs.client.outbox.operations() == []
@@ -334,9 +329,7 @@ def test_a_write_whose_effect_is_found_is_not_sent_again(
     user_id, token = _learner(backend, demo)
     call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
     writer = make_side(backend=backend, token=token, path=tmp_path / "other.db")
-    writer(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    writer(_submit(demo.task_ids[0], user_id))
     backend.idempotency.enabled = False
     operation_id = _orphan(tmp_path / "outbox.db", call, user_id)
     posts_before = sum(1 for r in backend.requests if r.method == "POST")
@@ -432,9 +425,7 @@ def test_a_lost_answer_keeps_the_write_until_its_outcome_is_found(
     user_id, token = _learner(backend, demo)
     backend.faults.add(method="POST", route=re.compile(r"/submit$"), drop=True, process=True)
     side = make_side(backend=backend, token=token)
-    pending = side.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    pending = side.queued(_submit(demo.task_ids[0], user_id))
     assert pending.status == "in_flight"
     side(lambda c: c.outbox.replay())
     assert pending.status == "applied"
@@ -464,18 +455,11 @@ def _optimistic(base: type[Any], log: list[str]) -> type[Any]:
 def test_a_queued_write_starts_its_optimistic_update_and_ends_it(
     make_side: SideFactory, backend: GamifyBackend, demo: DemoData
 ) -> None:
-    user_id, token = _learner(backend, demo)
     log: list[str] = []
-    probe = make_side(backend=backend, token=token)
-    base = type(probe.client)
-    side = make_side(backend=backend, token=token, client_class=_optimistic(base, log))
-    side.client.set_online(False)
-    side.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    side, user_id, _pending = _queued_submission(
+        make_side, backend, demo, wrap_class=lambda base: _optimistic(base, log)
     )
-    side.queued(
-        lambda c: c.tasks.submit("0" * 24, user_id=user_id, submission_type=TEXT, value="a")
-    )
+    side.queued(_submit("0" * 24, user_id))
     side.reconnect()
     assert log == ["begin tasks.submit", "begin tasks.submit", "settle", "rollback NotFoundError"]
 
@@ -485,13 +469,8 @@ def test_an_online_write_starts_no_optimistic_update(
 ) -> None:
     user_id, token = _learner(backend, demo)
     log: list[str] = []
-    probe = make_side(backend=backend, token=token)
-    side = make_side(
-        backend=backend, token=token, client_class=_optimistic(type(probe.client), log)
-    )
-    side(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    side = make_side(backend=backend, token=token, wrap_class=lambda base: _optimistic(base, log))
+    side(_submit(demo.task_ids[0], user_id))
     assert log == []
 
 
@@ -502,9 +481,7 @@ def test_a_copy_shares_the_outbox(
     side = make_side(backend=backend, token=token)
     copy = Side(side.client.with_options(timeout=5.0), side.loop)
     side.client.set_online(False)
-    pending = copy.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    pending = copy.queued(_submit(demo.task_ids[0], user_id))
     assert [p.operation_id for p in side.client.outbox.pending()] == [pending.operation_id]
 
 
@@ -575,12 +552,7 @@ def test_async_client_replays_by_itself_when_back_online(
 def test_pending_writes_are_listed_for_the_keys_they_will_change(
     make_side: SideFactory, backend: GamifyBackend, demo: DemoData
 ) -> None:
-    user_id, token = _learner(backend, demo)
-    side = make_side(backend=backend, token=token)
-    side.client.set_online(False)
-    pending = side.queued(
-        lambda c: c.tasks.submit(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    )
+    side, user_id, pending = _queued_submission(make_side, backend, demo)
     outbox = side.client.outbox
     for key in ((CacheKey.DASHBOARD, user_id), CacheKey.TASKS, (CacheKey.USER_PROFILE, user_id)):
         assert [p.operation_id for p in outbox.pending_for(key)] == [pending.operation_id]

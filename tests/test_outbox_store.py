@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gamify_client._outbox_store import OutboxError, OutboxStore, queueable
+from gamify_client._outbox_store import Claim, OutboxError, OutboxStore, queueable
 from gamify_client.resources.batches import post_message
 from gamify_client.resources.tasks import list_tasks, submit_task
 
 
-def _message(n: int) -> object:
-    return post_message("b1", message=f"m{n}")
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[OutboxStore]:
+    opened = OutboxStore(tmp_path / "o.db")
+    yield opened
+    opened.close()
+
+
+def _claim(store: OutboxStore, user: str = "u1") -> Claim:
+    claim = store.claim_next(user)
+    assert claim is not None, "nothing to claim"
+    return claim
 
 
 def test_enqueue_commits_to_disk_in_wal_with_full_sync(tmp_path: Path) -> None:
@@ -48,30 +58,22 @@ def test_claims_follow_each_users_order_and_hold_back_the_rest(tmp_path: Path) -
     store.close()
 
 
-def test_a_write_given_back_after_it_may_have_been_sent_is_recovered_first(tmp_path: Path) -> None:
-    store = OutboxStore(tmp_path / "o.db")
+def test_a_write_given_back_after_it_may_have_been_sent_is_recovered_first(
+    store: OutboxStore,
+) -> None:
     store.enqueue(post_message("b1", message="a"), "u1")
-    claim = store.claim_next("u1")
-    assert claim is not None
-    store.release(claim.operation, "ReadError: lost", may_have_applied=True)
-    again = store.claim_next("u1")
-    assert again is not None and again.recovering and again.operation.attempts == 2
+    store.release(_claim(store).operation, "ReadError: lost", may_have_applied=True)
+    again = _claim(store)
+    assert again.recovering and again.operation.attempts == 2
     store.release(again.operation, "ConnectError: refused", may_have_applied=False)
-    third = store.claim_next("u1")
     # Still recovering: the first attempt's outcome was never found.
-    assert third is not None and third.recovering
-    store.close()
+    assert _claim(store).recovering
 
 
-def test_a_write_that_never_left_is_sent_without_recovery(tmp_path: Path) -> None:
-    store = OutboxStore(tmp_path / "o.db")
+def test_a_write_that_never_left_is_sent_without_recovery(store: OutboxStore) -> None:
     store.enqueue(post_message("b1", message="a"), "u1")
-    claim = store.claim_next("u1")
-    assert claim is not None
-    store.release(claim.operation, "ConnectError: refused", may_have_applied=False)
-    again = store.claim_next("u1")
-    assert again is not None and not again.recovering
-    store.close()
+    store.release(_claim(store).operation, "ConnectError: refused", may_have_applied=False)
+    assert not _claim(store).recovering
 
 
 def test_another_live_owner_keeps_its_claim_until_its_lease_runs_out(tmp_path: Path) -> None:

@@ -24,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
@@ -445,12 +447,15 @@ def open_outbox(path: str | None, events: EventManager, apply_rule: ApplyRule) -
 
 
 class _Steps(Generic[R]):
-    """Steps a flow: each call it yields is sent by the caller, whose answer (or error) goes
-    back in; :attr:`result` is what the flow returned."""
+    """Steps a flow: iterate to get each call it yields, send it, and hand the answer back
+    with :meth:`answer` inside :meth:`answering` (which hands an error back instead);
+    :attr:`result` is what the flow returned. The two outboxes' loops are then five lines
+    each, differing only in ``await``."""
 
     def __init__(self, flow: Generator[Call[Any], Any, R]) -> None:
         self._flow = flow
         self.result: R
+        self._next = self._advance(lambda: next(flow))
 
     def _advance(self, step: Callable[[], Call[Any]]) -> Call[Any] | None:
         try:
@@ -459,21 +464,26 @@ class _Steps(Generic[R]):
             self.result = stop.value
             return None
 
-    def start(self) -> Call[Any] | None:
-        return self._advance(lambda: next(self._flow))
+    def __iter__(self) -> Iterator[Call[Any]]:
+        while self._next is not None:
+            yield self._next
 
-    def answer(self, value: Any) -> Call[Any] | None:
-        return self._advance(lambda: self._flow.send(value))
+    def answer(self, value: Any) -> None:
+        """The answer to the call just yielded."""
+        self._next = self._advance(lambda: self._flow.send(value))
 
-    def fail(self, error: GamifyError) -> Call[Any] | None:
-        return self._advance(lambda: self._flow.throw(error))
-
-    def abandon(self, error: BaseException) -> None:
-        """The send was interrupted (cancelled, KeyboardInterrupt): let the flow record it."""
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the send: its GamifyError goes back into the flow (which decides); anything
+        else (cancelled, interrupted) lets the flow record it, then propagates."""
         try:
-            self._flow.throw(error)
-        except BaseException:
-            return
+            yield
+        except GamifyError as error:
+            self._next = self._advance(partial(self._flow.throw, error))
+        except BaseException as error:
+            with suppress(BaseException):
+                self._flow.throw(error)
+            raise
 
 
 class _OutboxFace:
@@ -543,17 +553,9 @@ class Outbox(_OutboxFace):
         # writes the first one applied already settled.
         with self._replaying:
             steps = _Steps(flow)
-            call = steps.start()
-            while call is not None:
-                try:
-                    value = self._send(call)
-                except GamifyError as error:
-                    call = steps.fail(error)
-                    continue
-                except BaseException as error:
-                    steps.abandon(error)
-                    raise
-                call = steps.answer(value)
+            for call in steps:
+                with steps.answering():
+                    steps.answer(self._send(call))
             return steps.result
 
     def replay(self) -> str | None:
@@ -596,17 +598,9 @@ class AsyncOutbox(_OutboxFace):
         self._replaying = self._replaying or asyncio.Lock()
         async with self._replaying:
             steps = _Steps(flow)
-            call = steps.start()
-            while call is not None:
-                try:
-                    value = await self._send(call)
-                except GamifyError as error:
-                    call = steps.fail(error)
-                    continue
-                except BaseException as error:
-                    steps.abandon(error)
-                    raise
-                call = steps.answer(value)
+            for call in steps:
+                with steps.answering():
+                    steps.answer(await self._send(call))
             return steps.result
 
     async def replay(self) -> str | None:
