@@ -20,6 +20,7 @@ from gamify_client.errors import APIConnectionError, BadRequestError, GamifyErro
 from gamify_client.events import Event
 from gamify_client.keys import CacheKey
 from gamify_client.outbox import (
+    MAX_ATTEMPTS,
     MutationNotice,
     OutboxStore,
     OutcomeUnknownError,
@@ -560,3 +561,58 @@ def test_pending_writes_are_listed_for_the_keys_they_will_change(
     assert outbox.pending_for((CacheKey.BATCH_MESSAGES, demo.batch_id)) == []
     side.reconnect()
     assert outbox.pending_for((CacheKey.DASHBOARD, user_id)) == []
+
+
+def test_an_expired_token_keeps_the_write_queued_for_after_login(make_side: SideFactory) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        route = router.post("/api/batches/b1/messages")
+        route.side_effect = [
+            httpx.Response(401, json={"message": "Token expired"}),
+            httpx.Response(201, json={"_id": "m1", "message": "hi"}),
+        ]
+        side = make_side()
+        pending = side.queued(lambda c: c.batches.post_message("b1", message="hi"))
+        assert pending.status == "queued"
+        assert side(lambda c: c.outbox.replay()) is None
+    assert pending.status == "applied"
+
+
+def test_a_write_that_keeps_failing_on_the_server_fails_after_the_attempt_limit(
+    make_side: SideFactory,
+) -> None:
+    with respx.mock(base_url=BASE_URL) as router:
+        posts = router.post("/api/batches/b1/messages").respond(502, json={"message": "Down"})
+        # A server that honours keys: each recovery sends the write again.
+        router.get("/").mock(
+            side_effect=lambda request: httpx.Response(
+                200,
+                text="API is working!",
+                headers={"Idempotency-Key": request.headers["Idempotency-Key"]},
+            )
+        )
+        side = make_side()
+        pending = side.queued(lambda c: c.batches.post_message("b1", message="hi"))
+        for _ in range(MAX_ATTEMPTS):
+            side(lambda c: c.outbox.replay())
+    assert posts.call_count == MAX_ATTEMPTS
+    assert pending.status == "failed"
+    (operation,) = side.client.outbox.operations()
+    assert operation.last_error is not None and "502" in operation.last_error
+    with pytest.raises(GamifyError):
+        side.wait(pending)
+
+
+def test_a_background_replay_that_fails_is_logged_and_the_scheduler_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = Scheduler(threaded=False)
+    with GamifyClient(base_url=BASE_URL, offline=tmp_path / "o.db", scheduler=scheduler) as client:
+        assert client.outbox is not None
+        client.set_online(False)
+        client.outbox.close()  # the file goes away underneath
+        ran: list[str] = []
+        client.set_online(True)
+        scheduler.call_later(0, lambda: ran.append("later"))
+        scheduler.run_due()
+    assert ran == ["later"]
+    assert "replaying the outbox failed" in caplog.text

@@ -156,3 +156,12 @@ def test_operations_filter_by_user_and_status(tmp_path: Path) -> None:
     assert store.requeue(a.id) and not store.requeue(a.id)
     assert [op.status for op in store.open_operations("u1")] == ["queued"]
     store.close()
+
+
+def test_a_database_failure_is_a_typed_error(tmp_path: Path) -> None:
+    store = OutboxStore(tmp_path / "o.db")
+    store.close()
+    with pytest.raises(OutboxError, match="failed"):
+        store.enqueue(post_message("b1", message="a"), "u1")
+    with pytest.raises(OutboxError):
+        store.claim_next("u1")

@@ -21,7 +21,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -129,6 +130,16 @@ class OutboxStore:
         except sqlite3.Error as error:
             raise OutboxError(f"the outbox file {self.path!r} cannot be used: {error}") from error
 
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """The connection, one thread at a time; a database failure (a full disk, a lock held
+        past the busy timeout, a file removed underneath) becomes an :class:`OutboxError`."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise OutboxError(f"the outbox file {self.path!r} failed: {error}") from error
+
     def enqueue(self, call: Call[Any], user_id: str) -> Operation:
         """Keep ``call`` on disk (committed when this returns) as the user's newest write."""
         assert call.mutation is not None
@@ -137,7 +148,7 @@ class OutboxStore:
             context = json.dumps(dict(call.context))
         except (TypeError, ValueError) as error:
             raise OutboxError(f"{call.mutation.name} cannot be stored as JSON: {error}") from None
-        with self._lock:
+        with self._using():
             cursor = self._db.execute(
                 "INSERT INTO operations (idempotency_key, user_id, write, method, path, body,"
                 " context, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
@@ -161,7 +172,7 @@ class OutboxStore:
         """Own the user's earliest open write, or None when there is none or another live
         owner is sending it (the user's writes go in order, so nothing after it may go)."""
         now = self._clock()
-        with self._lock:
+        with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
@@ -230,7 +241,7 @@ class OutboxStore:
 
     def requeue(self, operation_id: int) -> bool:
         """Send a failed write again at the next replay; False when it is not failed."""
-        with self._lock:
+        with self._using():
             cursor = self._db.execute(
                 # Not ``sent`` any more: whoever requeues it has decided it may go again.
                 "UPDATE operations SET status = 'queued', sent = 0, last_error = NULL,"
@@ -248,7 +259,7 @@ class OutboxStore:
         # Losing one to a power cut is safe: the write is then found in flight, and its
         # outcome is looked up before anything is sent again. The enqueue and the claim, which
         # the caller and the server rely on, keep their fsync.
-        with self._lock:
+        with self._using():
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 self._db.execute(
@@ -260,7 +271,7 @@ class OutboxStore:
 
     def get(self, operation_id: int) -> Operation | None:
         """One operation, as stored now."""
-        with self._lock:
+        with self._using():
             row = self._db.execute(
                 "SELECT * FROM operations WHERE id = ?", (operation_id,)
             ).fetchone()
@@ -278,7 +289,7 @@ class OutboxStore:
             clauses.append("status = ?")
             values.append(status)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._lock:
+        with self._using():
             rows = self._db.execute(
                 f"SELECT * FROM operations{where} ORDER BY id", values
             ).fetchall()
@@ -286,7 +297,7 @@ class OutboxStore:
 
     def open_operations(self, user_id: str) -> list[Operation]:
         """The user's writes still to apply (queued or in flight), oldest first."""
-        with self._lock:
+        with self._using():
             rows = self._db.execute(
                 f"SELECT * FROM operations WHERE user_id = ? AND status IN {_OPEN} ORDER BY id",
                 (user_id,),
@@ -295,7 +306,7 @@ class OutboxStore:
 
     def note_fact(self, name: str, value: str) -> None:
         """Remember something learnt about the server (e.g. that it honours keys)."""
-        with self._lock:
+        with self._using():
             self._db.execute(
                 "INSERT INTO facts (name, value) VALUES (?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -304,13 +315,13 @@ class OutboxStore:
 
     def fact(self, name: str) -> str | None:
         """What :meth:`note_fact` remembered, or None."""
-        with self._lock:
+        with self._using():
             row = self._db.execute("SELECT value FROM facts WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row["value"])
 
     def close(self) -> None:
         """Close the database connection."""
-        with self._lock:
+        with self._using():
             self._db.close()
 
 

@@ -77,7 +77,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
     runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
     lets a test drive them; the default cache then uses its clock too). ``dispatch`` is how the
     callbacks of its queries run when a ``use_*`` method is given none, e.g. on a UI thread
-    (also settable later as ``client.dispatch``).
+    (also settable later as ``client.dispatch``). ``offline`` is an outbox file: every write
+    is kept there before it is sent, and one made offline raises
+    :class:`~gamify_client.outbox.WriteQueued` and is replayed later (``client.outbox``).
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -306,8 +308,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
 
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
     ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
-    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, as for
-    :class:`GamifyClient`.
+    uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, and
+    ``offline`` its outbox file, as for :class:`GamifyClient`.
 
     >>> async with AsyncGamifyClient(base_url="http://localhost:3001") as client:
     ...     await client.login(email="admin@example.com", password="secret")

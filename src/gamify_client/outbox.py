@@ -273,6 +273,8 @@ class OutboxCore:
         self._waiters: dict[int, Future[Any]] = {}
         self._optimistic: dict[int, OptimisticHandle] = {}
         self._honours_keys = store.fact(_HONOURS_KEYS) == "yes"
+        self.replaying = threading.Lock()
+        """Held by a sync replay (the async client has its own lock, on its loop)."""
 
     def pending_write(self, operation: Operation) -> PendingWrite[Any]:
         """The :class:`PendingWrite` of an operation (one future per operation and process)."""
@@ -542,16 +544,15 @@ class Outbox(_OutboxFace):
     ) -> None:
         super().__init__(core, client)
         self._send = send
-        self._replaying = threading.Lock()
 
     def for_client(self, client: OutboxOwner, send: Callable[[Call[Any]], Any]) -> Outbox:
         """This outbox as seen by another client (a ``with_options`` copy)."""
         return Outbox(self._core, client, send)
 
     def _run(self, flow: Generator[Call[Any], Any, R]) -> R:
-        # One replay at a time in this client: a second caller waits, then finds the
-        # writes the first one applied already settled.
-        with self._replaying:
+        # One replay at a time for this file in this process (the client, its copies): a
+        # second caller waits, then finds the writes the first one applied settled.
+        with self._core.replaying:
             steps = _Steps(flow)
             for call in steps:
                 with steps.answering():
