@@ -31,6 +31,7 @@ from gamify_client.resources.batches import post_message
 from gamify_client.resources.tasks import submit_task
 from gamify_client.testing import DemoData, GamifyBackend
 from gamify_client.timers import Scheduler
+from tests._multiprocess import wait_until_async
 
 BASE_URL = "http://gamify.test"
 TEXT = "Text Entry"
@@ -616,3 +617,27 @@ def test_a_background_replay_that_fails_is_logged_and_the_scheduler_goes_on(
         scheduler.run_due()
     assert ran == ["later"]
     assert "replaying the outbox failed" in caplog.text
+
+
+def test_an_async_client_made_in_a_loop_replays_what_was_queued_before(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    store = OutboxStore(tmp_path / "a.db")
+    store.enqueue(
+        submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a"), user_id
+    )
+    store.close()
+
+    async def scenario() -> list[str]:
+        http = httpx.AsyncClient(transport=backend.transport())
+        async with AsyncGamifyClient(
+            base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
+        ) as client:
+            assert client.outbox is not None
+            outbox = client.outbox
+            await wait_until_async(lambda: not outbox.pending(), what="the replay at start")
+            return [op.status for op in outbox.operations()]
+
+    assert asyncio.run(scenario()) == ["applied"]
+    assert _xp(backend, demo, user_id) == 100
