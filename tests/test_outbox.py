@@ -641,3 +641,26 @@ def test_an_async_client_made_in_a_loop_replays_what_was_queued_before(
 
     assert asyncio.run(scenario()) == ["applied"]
     assert _xp(backend, demo, user_id) == 100
+
+
+def test_an_async_client_made_outside_a_loop_replays_when_entered(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    store = OutboxStore(tmp_path / "a.db")
+    call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
+    store.enqueue(call, user_id)
+    store.close()
+    http = httpx.AsyncClient(transport=backend.transport())
+    client = AsyncGamifyClient(
+        base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
+    )
+
+    async def scenario() -> list[str]:
+        async with client:
+            assert client.outbox is not None
+            outbox = client.outbox
+            await wait_until_async(lambda: not outbox.pending(), what="the replay on entry")
+            return [op.status for op in outbox.operations()]
+
+    assert asyncio.run(scenario()) == ["applied"]

@@ -369,6 +369,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         self.outbox: AsyncOutbox | None = None
         self._stop_outbox: Callable[[], None] | None = None
         self._replays: set[asyncio.Task[None]] = set()
+        self._replays_started = False
         core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
         if core is not None:
             self.outbox = AsyncOutbox(core, self, self._send)
@@ -403,11 +404,12 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         return await self._send(call)
 
     def _replay_when_online(self, online: bool) -> None:
-        """Back online (or made online inside a running loop): replay the outbox in a task.
-        Without a running loop in this thread, the replay waits for the next write or for
-        ``await client.outbox.replay()``."""
+        """Back online (or starting online: made inside a running loop, or entered with
+        ``async with``): replay the outbox in a task. Without a running loop in this thread,
+        the replay waits for the next write or for ``await client.outbox.replay()``."""
         loop = running_loop()
         if online and loop is not None and not self._closed:
+            self._replays_started = True
             task = loop.create_task(self._replay_quietly())
             self._replays.add(task)
             task.add_done_callback(self._replays.discard)
@@ -510,6 +512,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
     aclose = close
 
     async def __aenter__(self) -> Self:
+        if self.outbox is not None and not self._replays_started:
+            # Made outside a loop: the replay a client starts with begins here.
+            self._replay_when_online(self.online.online)
         return self
 
     async def __aexit__(
