@@ -28,6 +28,10 @@ from gamify_client.timers import Scheduler
 
 POINTS = ("queued", "before_send", "after_send", "before_mark")
 
+# Made once when the fork server imports this module, so that each forked writer starts without
+# loading the certificate store again (a good part of a short writer's life).
+SSL_CONTEXT = httpx.create_ssl_context()
+
 
 @dataclass(frozen=True)
 class CrashPoint:
@@ -69,7 +73,7 @@ class _CrashingTransport(httpx.BaseTransport):
     liveness reads and effect lookups of a recovery do not count)."""
 
     def __init__(self, crash: CrashPoint) -> None:
-        self._inner = httpx.HTTPTransport()
+        self._inner = httpx.HTTPTransport(verify=SSL_CONTEXT)
         self._before = _Counter(crash, "before_send")
         self._after = _Counter(crash, "after_send")
 

@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gamify_client import GamifyClient
 from gamify_client.testing import DemoData, GamifyBackend
 from gamify_client.timers import Scheduler
-from tests._outbox_writer import POINTS, CrashPoint, WriterPlan, run_writer
+from tests._outbox_writer import POINTS, SSL_CONTEXT, CrashPoint, WriterPlan, run_writer
 
 RUNS = 50
 WRITES_PER_RUN = 4
@@ -78,13 +79,17 @@ def test_every_queued_write_is_applied_exactly_once_after_sigkill(
         killed[crash.where if writer.exitcode else "not killed"] += 1
 
         # The restart: a new writer process (this one) on the same file.
-        with GamifyClient(
-            base_url=base_url,
-            token=token,
-            offline=outbox,
-            max_retries=0,
-            scheduler=Scheduler(threaded=False),
-        ) as restarted:
+        with (
+            httpx.Client(verify=SSL_CONTEXT) as http,
+            GamifyClient(
+                base_url=base_url,
+                token=token,
+                offline=outbox,
+                max_retries=0,
+                http_client=http,
+                scheduler=Scheduler(threaded=False),
+            ) as restarted,
+        ):
             assert restarted.outbox is not None
             assert restarted.outbox.replay() is None, f"run {run} ({crash}) left writes"
             operations = restarted.outbox.operations()
