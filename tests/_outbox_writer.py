@@ -46,7 +46,10 @@ class WriterPlan:
     outbox: str
     batch_id: str
     category_id: str
-    names: tuple[str, ...]
+    writes: tuple[tuple[str, str], ...]
+    """``("task", name)``: create a task of that name in the batch (the outbox can look for
+    it); ``("message", text)``: post a batch message (only a server that honours keys makes a
+    resend safe)."""
     crash: CrashPoint
 
 
@@ -112,17 +115,20 @@ def run_writer(plan: WriterPlan) -> None:
         scheduler=Scheduler(threaded=False),
     )
     client.set_online(False)
-    for name in plan.names:
+    for kind, text in plan.writes:
         with contextlib.suppress(WriteQueued):
-            client.tasks.create(
-                name=name,
-                description="crash test",
-                details="-",
-                category=plan.category_id,
-                difficulty="easy",
-                batch=plan.batch_id,
-                points=10,
-            )
+            if kind == "message":
+                client.batches.post_message(plan.batch_id, message=text)
+            else:
+                client.tasks.create(
+                    name=text,
+                    description="crash test",
+                    details="-",
+                    category=plan.category_id,
+                    difficulty="easy",
+                    batch=plan.batch_id,
+                    points=10,
+                )
         queued.tick()
     client.set_online(True)
     assert client.outbox is not None

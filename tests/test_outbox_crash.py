@@ -3,9 +3,11 @@ queueing or replay; after a restart every write it queued is applied exactly onc
 reference backend's data shows.
 
 The backend runs on a loopback socket in this process, so it outlives each writer. Writers are
-forked from a fork server that has imported the SDK once, so 50 runs stay fast; half of them
-run against a backend that ignores ``Idempotency-Key`` like the real service, where the
-outbox finds a write's effect (the task by name in its batch) instead.
+forked from a fork server that has imported the SDK once, so 50 runs stay fast. Half of the
+runs are against a backend that honours ``Idempotency-Key`` and mix task creations with batch
+messages (a message has no effect to look up: the key alone keeps it single); the other half
+are against a backend that ignores the key like the real service, with task creations only,
+which the outbox finds by name in their batch.
 """
 
 from __future__ import annotations
@@ -45,12 +47,20 @@ def forks() -> multiprocessing.context.ForkServerContext:
     return context
 
 
-def _task_names(backend: GamifyBackend, token: str) -> Counter[str]:
+def _written(backend: GamifyBackend, token: str, batch_id: str) -> Counter[str]:
+    """How many times each task name and each message text is on the backend."""
+    headers = {"authorization": f"Bearer {token}"}
+    status, _headers, body = backend.handle("GET", "/api/task/all", headers=headers)
+    assert status == 200
+    written = Counter(task["name"] for task in json.loads(body))
     status, _headers, body = backend.handle(
-        "GET", "/api/task/all", headers={"authorization": f"Bearer {token}"}
+        "GET", f"/api/batches/{batch_id}/messages", headers=headers
     )
     assert status == 200
-    return Counter(task["name"] for task in json.loads(body))
+    messages = json.loads(body)
+    listed = messages if isinstance(messages, list) else messages.get("messages", [])
+    written.update(message["message"] for message in listed)
+    return written
 
 
 def test_every_queued_write_is_applied_exactly_once_after_sigkill(
@@ -66,11 +76,17 @@ def test_every_queued_write_is_applied_exactly_once_after_sigkill(
     killed = Counter[str]()
     for run in range(RUNS):
         crash = CrashPoint(rng.choice(POINTS), rng.randrange(WRITES_PER_RUN))
-        backend.idempotency.enabled = rng.random() < 0.5
-        names = tuple(f"crash-{seed}-{run}-{n}" for n in range(WRITES_PER_RUN))
+        honours_keys = rng.random() < 0.5
+        backend.idempotency.enabled = honours_keys
+        # Messages have no effect to look up: only a server that honours keys may get one
+        # again, so they are written only then.
+        kinds = ("task", "message") if honours_keys else ("task",)
+        writes = tuple(
+            (rng.choice(kinds), f"crash-{seed}-{run}-{n}") for n in range(WRITES_PER_RUN)
+        )
         outbox = str(tmp_path / f"run-{run}.db")
         plan = WriterPlan(
-            base_url, token, outbox, demo.batch_id, demo.category_ids[0], names, crash
+            base_url, token, outbox, demo.batch_id, demo.category_ids[0], writes, crash
         )
         writer = forks.Process(target=run_writer, args=(plan,))
         writer.start()
@@ -93,11 +109,11 @@ def test_every_queued_write_is_applied_exactly_once_after_sigkill(
             assert restarted.outbox is not None
             assert restarted.outbox.replay() is None, f"run {run} ({crash}) left writes"
             operations = restarted.outbox.operations()
-        queued = {op.json["name"] for op in operations}
+        queued = {op.json.get("name") or op.json.get("message") for op in operations}
         assert all(op.status == "applied" for op in operations), (run, crash, operations)
-        counts = _task_names(backend, token)
-        for name in names:
-            expected = 1 if name in queued else 0
-            assert counts[name] == expected, (run, crash, name, counts[name])
+        written = _written(backend, token, demo.batch_id)
+        for kind, text in writes:
+            expected = 1 if text in queued else 0
+            assert written[text] == expected, (run, crash, kind, text, written[text])
     print(f"crash points reached: {dict(killed)}")
     assert sum(n for where, n in killed.items() if where != "not killed") >= RUNS // 2
