@@ -485,6 +485,29 @@ def test_a_copy_shares_the_outbox(
     side.client.set_online(False)
     pending = copy.queued(_submit(demo.task_ids[0], user_id))
     assert [p.operation_id for p in side.client.outbox.pending()] == [pending.operation_id]
+    assert copy.client.config.offline == side.client.config.offline
+    # Closing the copy leaves the outbox to its owner.
+    copy(lambda c: c.close())
+    side.reconnect()
+    assert side.wait(pending).real_time.new_total_xp == 100
+
+
+def test_a_copy_with_another_file_has_its_own_outbox(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    copy = Side(side.client.with_options(offline=str(tmp_path / "copy.db")), side.loop)
+    copy.client.set_online(False)
+    pending = copy.queued(_submit(demo.task_ids[0], user_id))
+    assert copy.client.outbox.path == str(tmp_path / "copy.db")
+    assert side.client.outbox.pending() == []
+    assert [p.operation_id for p in copy.client.outbox.pending()] == [pending.operation_id]
+    side.reconnect()  # the shared online manager: the copy replays its own outbox
+    if isinstance(copy.client, AsyncGamifyClient):
+        copy(lambda c: c.outbox.replay())
+    assert copy.wait(pending).real_time.new_total_xp == 100
+    copy(lambda c: c.close())
 
 
 def test_uploads_are_sent_directly(make_side: SideFactory) -> None:

@@ -249,6 +249,14 @@ class BaseClient:
         settled right now."""
         return self._realtime.writes_in_flight
 
+    def _copy_settings(self, changes: Mapping[str, Any]) -> tuple[ClientConfig, bool]:
+        """For ``with_options``: the settings to build the copy with, and whether it shares
+        this client's outbox. It does unless ``changes`` name another file; it is then built
+        without one (a second connection, replaying on its own), and given this one's."""
+        settings = self._config.with_changes(**changes)
+        shares = settings.offline is not None and "offline" not in changes
+        return (dataclasses.replace(settings, offline=None) if shares else settings), shares
+
     def _optimistic_begin(self, call: Call[Any]) -> OptimisticHandle | None:
         """Show a queued write in the cache before the server applied it: the handle the
         outbox settles (applied) or rolls back (failed for good), or None for no optimistic

@@ -141,7 +141,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
         if core is not None:
             self.outbox = Outbox(core, self, self._send)
-            self._stop_outbox = self.online.subscribe(self._replay_when_online)
+            _follow_reconnects(self)
             self._replay_when_online(self.online.online)
 
     login = sync_endpoint(login_user)
@@ -154,8 +154,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         focus and online managers, and real-time sync: a write through the copy reaches the
         bridges and push listeners attached to this client. Closing the copy closes its
         queries only."""
+        settings, shared_outbox = self._copy_settings(changes)
         copy = GamifyClient(
-            config=self._config.with_changes(**changes),
+            config=settings,
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -164,8 +165,11 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
-        if self.outbox is not None:
+        if shared_outbox and self.outbox is not None:
+            copy._config = self._config.with_changes(**changes)
             copy.outbox = self.outbox.for_client(copy, copy._send)
+        elif copy.outbox is not None:
+            _follow_reconnects(copy)
         return copy
 
     def _request(self, call: Call[T]) -> T:
@@ -290,6 +294,14 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self.close()
 
 
+def _follow_reconnects(client: GamifyClient | AsyncGamifyClient) -> None:
+    """Replay the client's own outbox each time its online manager goes back online; again
+    after ``with_options`` gave a copy its parent's manager."""
+    if client._stop_outbox is not None:
+        client._stop_outbox()
+    client._stop_outbox = client.online.subscribe(client._replay_when_online)
+
+
 def _abort_in_flight(http: httpx.Client) -> None:
     """Shut down the sockets of the pool's connections, which wakes a thread blocked reading
     an answer on one (closing a socket alone does not)."""
@@ -373,7 +385,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
         if core is not None:
             self.outbox = AsyncOutbox(core, self, self._send)
-            self._stop_outbox = self.online.subscribe(self._replay_when_online)
+            _follow_reconnects(self)
             self._replay_when_online(self.online.online)
 
     login = async_endpoint(login_user)
@@ -384,8 +396,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         sharing this one's connection pool, cache, events, default ``dispatch``, scheduler,
         focus and online managers, and real-time sync (so its writes reach this client's
         bridges). Closing the copy closes its queries only."""
+        settings, shared_outbox = self._copy_settings(changes)
         copy = AsyncGamifyClient(
-            config=self._config.with_changes(**changes),
+            config=settings,
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -394,8 +407,11 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
-        if self.outbox is not None:
+        if shared_outbox and self.outbox is not None:
+            copy._config = self._config.with_changes(**changes)
             copy.outbox = self.outbox.for_client(copy, copy._send)
+        elif copy.outbox is not None:
+            _follow_reconnects(copy)
         return copy
 
     async def _request(self, call: Call[T]) -> T:
