@@ -3,6 +3,7 @@ the states an operation goes through."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import sqlite3
 from collections.abc import Iterator
@@ -10,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gamify_client._outbox_store import Claim, OutboxError, OutboxStore, queueable
+from gamify_client._outbox_store import (
+    EARLIEST_OPEN,
+    Claim,
+    OutboxError,
+    OutboxStore,
+    queueable,
+)
 from gamify_client.resources.batches import post_message
 from gamify_client.resources.tasks import list_tasks, submit_task
 
@@ -165,3 +174,30 @@ def test_a_database_failure_is_a_typed_error(tmp_path: Path) -> None:
         store.enqueue(post_message("b1", message="a"), "u1")
     with pytest.raises(OutboxError):
         store.claim_next("u1")
+
+
+def test_a_claim_reads_only_the_open_rows_index(store: OutboxStore) -> None:
+    for n in range(50):
+        operation = store.enqueue(post_message("b1", message=f"m{n}"), "u1")
+        store.mark_applied(_claim(store).operation)
+    assert operation.id == 50
+    plan = store._db.execute(f"EXPLAIN QUERY PLAN {EARLIEST_OPEN}", ("u1",)).fetchall()
+    assert [row[3] for row in plan] == ["SEARCH operations USING INDEX operations_open (user_id=?)"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_JSON, user=st.text(max_size=8))
+def test_any_json_body_comes_back_as_it_was_queued(
+    store: OutboxStore, body: object, user: str
+) -> None:
+    call = dataclasses.replace(post_message("b1", message="x"), json=body)
+    operation = store.enqueue(call, user)
+    kept = store.get(operation.id)
+    assert kept is not None and kept.json == body and kept.user_id == user

@@ -35,6 +35,12 @@ OperationStatus = Literal["queued", "in_flight", "applied", "failed"]
 
 _OPEN = "('queued', 'in_flight')"
 
+EARLIEST_OPEN = (
+    f"SELECT * FROM operations WHERE user_id = ? AND status IN {_OPEN} ORDER BY id LIMIT 1"
+)
+"""A user's next write: read through the partial index of open rows, so a claim costs the
+same however many writes the file has applied."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -175,11 +181,7 @@ class OutboxStore:
         with self._using():
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute(
-                    f"SELECT * FROM operations WHERE user_id = ? AND status IN {_OPEN}"
-                    " ORDER BY id LIMIT 1",
-                    (user_id,),
-                ).fetchone()
+                row = self._db.execute(EARLIEST_OPEN, (user_id,)).fetchone()
                 if row is None or not self._claimable(row, now):
                     self._db.execute("COMMIT")
                     return None
