@@ -226,7 +226,7 @@ def test_a_write_whose_connection_fails_before_sending_is_queued_and_replayed(
         side = make_side()
         with pytest.raises(APIConnectionError) as raised:
             side(lambda c: c.batches.post_message("b1", message="hi"))
-        assert isinstance(raised.value, WriteQueued)
+        assert isinstance(raised.value, WriteQueued) and not raised.value.request_sent
         pending = raised.value.pending
         assert pending.status == "queued"
         assert side(lambda c: c.outbox.replay()) is None
@@ -427,7 +427,10 @@ def test_a_lost_answer_keeps_the_write_until_its_outcome_is_found(
     user_id, token = _learner(backend, demo)
     backend.faults.add(method="POST", route=re.compile(r"/submit$"), drop=True, process=True)
     side = make_side(backend=backend, token=token)
-    pending = side.queued(_submit(demo.task_ids[0], user_id))
+    with pytest.raises(WriteQueued) as raised:
+        side(_submit(demo.task_ids[0], user_id))
+    assert raised.value.request_sent
+    pending = raised.value.pending
     assert pending.status == "in_flight"
     side(lambda c: c.outbox.replay())
     assert pending.status == "applied"

@@ -158,16 +158,18 @@ class PendingWrite(Generic[T]):
 
 
 class WriteQueued(APIConnectionError):
-    """The write did not reach the server (offline, or the connection failed first) and is
-    safe in the outbox; it will be applied by a replay. ``pending`` follows it.
+    """The write has no answer yet (offline, the connection failed, or the answer was lost)
+    and is safe in the outbox; a replay will apply it exactly once. ``pending`` follows it.
+    Never send it again yourself: it is queued already.
 
-    It is an :class:`~gamify_client.APIConnectionError`, so code that handles a lost
-    connection keeps working, and a write method's return type stays its result."""
+    It is an :class:`~gamify_client.APIConnectionError` (``request_sent`` says whether an
+    attempt may have reached the server), so code that reports a lost connection keeps
+    working, and a write method's return type stays its result."""
 
-    def __init__(self, pending: PendingWrite[Any], reason: str) -> None:
+    def __init__(self, pending: PendingWrite[Any], reason: str, *, request_sent: bool) -> None:
         super().__init__(
             f"{pending.write} was queued as operation {pending.operation_id} ({reason})",
-            request_sent=False,
+            request_sent=request_sent,
         )
         self.pending = pending
 
@@ -257,7 +259,7 @@ class OutboxOwner(Protocol):
 def _settled(pending: PendingWrite[T], reason: str) -> T:
     if pending.done():
         return pending.result()
-    raise WriteQueued(pending, reason)
+    raise WriteQueued(pending, reason, request_sent=pending.status == "in_flight")
 
 
 class OutboxCore:
