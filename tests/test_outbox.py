@@ -649,11 +649,7 @@ def test_an_async_client_made_in_a_loop_replays_what_was_queued_before(
     backend: GamifyBackend, demo: DemoData, tmp_path: Path
 ) -> None:
     user_id, token = _learner(backend, demo)
-    store = OutboxStore(tmp_path / "a.db")
-    store.enqueue(
-        submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a"), user_id
-    )
-    store.close()
+    _queued_on_disk(tmp_path / "a.db", demo, user_id)
 
     async def scenario() -> list[str]:
         http = httpx.AsyncClient(transport=backend.transport())
@@ -673,10 +669,7 @@ def test_an_async_client_made_outside_a_loop_replays_when_entered(
     backend: GamifyBackend, demo: DemoData, tmp_path: Path
 ) -> None:
     user_id, token = _learner(backend, demo)
-    store = OutboxStore(tmp_path / "a.db")
-    call = submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a")
-    store.enqueue(call, user_id)
-    store.close()
+    _queued_on_disk(tmp_path / "a.db", demo, user_id)
     http = httpx.AsyncClient(transport=backend.transport())
     client = AsyncGamifyClient(
         base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
@@ -687,6 +680,53 @@ def test_an_async_client_made_outside_a_loop_replays_when_entered(
             assert client.outbox is not None
             outbox = client.outbox
             await wait_until_async(lambda: not outbox.pending(), what="the replay on entry")
+            return [op.status for op in outbox.operations()]
+
+    assert asyncio.run(scenario()) == ["applied"]
+
+
+def _queued_on_disk(path: Path, demo: DemoData, user_id: str) -> None:
+    """A submission another run of the application queued for ``user_id`` in ``path``."""
+    store = OutboxStore(path)
+    store.enqueue(
+        submit_task(demo.task_ids[0], user_id=user_id, submission_type=TEXT, value="a"), user_id
+    )
+    store.close()
+
+
+def test_logging_in_replays_the_users_queued_writes(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    _queued_on_disk(tmp_path / "o.db", demo, user_id)
+    scheduler = Scheduler(threaded=False)
+    http = httpx.Client(transport=backend.transport())
+    with GamifyClient(
+        base_url=BASE_URL, http_client=http, offline=tmp_path / "o.db", scheduler=scheduler
+    ) as client:
+        scheduler.run_due()  # the start's replay: nobody is logged in, nothing to send
+        assert client.outbox is not None and client.outbox.operations(status="applied") == []
+        client.token = token
+        scheduler.run_due()
+        assert [op.status for op in client.outbox.operations()] == ["applied"]
+    http.close()
+
+
+def test_logging_in_on_a_loop_replays_the_users_queued_writes(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+) -> None:
+    user_id, token = _learner(backend, demo)
+    _queued_on_disk(tmp_path / "a.db", demo, user_id)
+
+    async def scenario() -> list[str]:
+        http = httpx.AsyncClient(transport=backend.transport())
+        async with AsyncGamifyClient(
+            base_url=BASE_URL, http_client=http, offline=tmp_path / "a.db"
+        ) as client:
+            assert client.outbox is not None
+            outbox = client.outbox
+            client.token = token
+            await wait_until_async(lambda: not outbox.pending(), what="the replay on login")
             return [op.status for op in outbox.operations()]
 
     assert asyncio.run(scenario()) == ["applied"]

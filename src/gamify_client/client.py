@@ -177,6 +177,12 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             return self.outbox.send_or_queue(call, online=self.online.online)
         return self._send(call)
 
+    def _identity_changed(self) -> None:
+        super()._identity_changed()
+        if self.outbox is not None:
+            # Logged in as someone (else): their queued writes go now, as at a start.
+            self._replay_when_online(self.online.online)
+
     def _replay_when_online(self, online: bool) -> None:
         """Back online (or starting online): replay the outbox on a background worker."""
         if online and not self._closing.is_set():
@@ -418,6 +424,12 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         if self.outbox is not None and queueable(call):
             return await self.outbox.send_or_queue(call, online=self.online.online)
         return await self._send(call)
+
+    def _identity_changed(self) -> None:
+        super()._identity_changed()
+        if self.outbox is not None:
+            # Logged in as someone (else): their queued writes go now, as at a start.
+            self._replay_when_online(self.online.online)
 
     def _replay_when_online(self, online: bool) -> None:
         """Back online (or starting online: made inside a running loop, or entered with
