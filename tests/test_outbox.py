@@ -645,46 +645,6 @@ def test_a_background_replay_that_fails_is_logged_and_the_scheduler_goes_on(
     assert "replaying the outbox failed" in caplog.text
 
 
-def test_an_async_client_made_in_a_loop_replays_what_was_queued_before(
-    backend: GamifyBackend, demo: DemoData, tmp_path: Path
-) -> None:
-    user_id, token = _learner(backend, demo)
-    _queued_on_disk(tmp_path / "a.db", demo, user_id)
-
-    async def scenario() -> list[str]:
-        http = httpx.AsyncClient(transport=backend.transport())
-        async with AsyncGamifyClient(
-            base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
-        ) as client:
-            assert client.outbox is not None
-            outbox = client.outbox
-            await wait_until_async(lambda: not outbox.pending(), what="the replay at start")
-            return [op.status for op in outbox.operations()]
-
-    assert asyncio.run(scenario()) == ["applied"]
-    assert _xp(backend, demo, user_id) == 100
-
-
-def test_an_async_client_made_outside_a_loop_replays_when_entered(
-    backend: GamifyBackend, demo: DemoData, tmp_path: Path
-) -> None:
-    user_id, token = _learner(backend, demo)
-    _queued_on_disk(tmp_path / "a.db", demo, user_id)
-    http = httpx.AsyncClient(transport=backend.transport())
-    client = AsyncGamifyClient(
-        base_url=BASE_URL, token=token, http_client=http, offline=tmp_path / "a.db"
-    )
-
-    async def scenario() -> list[str]:
-        async with client:
-            assert client.outbox is not None
-            outbox = client.outbox
-            await wait_until_async(lambda: not outbox.pending(), what="the replay on entry")
-            return [op.status for op in outbox.operations()]
-
-    assert asyncio.run(scenario()) == ["applied"]
-
-
 def _queued_on_disk(path: Path, demo: DemoData, user_id: str) -> None:
     """A submission another run of the application queued for ``user_id`` in ``path``."""
     store = OutboxStore(path)
@@ -712,21 +672,32 @@ def test_logging_in_replays_the_users_queued_writes(
     http.close()
 
 
-def test_logging_in_on_a_loop_replays_the_users_queued_writes(
-    backend: GamifyBackend, demo: DemoData, tmp_path: Path
+@pytest.mark.parametrize("start", ["made in a loop", "entered", "login"])
+def test_an_async_client_replays_the_queue_when_it_starts_or_logs_in(
+    backend: GamifyBackend, demo: DemoData, tmp_path: Path, start: str
 ) -> None:
     user_id, token = _learner(backend, demo)
     _queued_on_disk(tmp_path / "a.db", demo, user_id)
 
+    def make() -> AsyncGamifyClient:
+        return AsyncGamifyClient(
+            base_url=BASE_URL,
+            token=None if start == "login" else token,
+            http_client=httpx.AsyncClient(transport=backend.transport()),
+            offline=tmp_path / "a.db",
+        )
+
+    # "entered": made outside any loop, so its replay starts with ``async with``.
+    early = make() if start == "entered" else None
+
     async def scenario() -> list[str]:
-        http = httpx.AsyncClient(transport=backend.transport())
-        async with AsyncGamifyClient(
-            base_url=BASE_URL, http_client=http, offline=tmp_path / "a.db"
-        ) as client:
+        async with early or make() as client:
             assert client.outbox is not None
             outbox = client.outbox
-            client.token = token
-            await wait_until_async(lambda: not outbox.pending(), what="the replay on login")
+            if start == "login":
+                client.token = token
+            await wait_until_async(lambda: not outbox.pending(), what=f"the replay ({start})")
             return [op.status for op in outbox.operations()]
 
     assert asyncio.run(scenario()) == ["applied"]
+    assert _xp(backend, demo, user_id) == 100
