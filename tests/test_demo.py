@@ -31,6 +31,7 @@ LABELS = [
     "Ivy enrolled",
     "Ivy submits (task route)",
     "Uma completes (progress route)",
+    "Leo submits offline, replayed",
 ]
 
 
@@ -51,7 +52,7 @@ def assert_every_view_updated(output: str) -> None:
     assert reached["task created"] == (7, 7)
     assert reached["Ivy enrolled"] == (2, 2)
     assert "Every write reached every view it affects:" in output
-    assert "7 mutations" in output
+    assert "8 mutations" in output
     assert "Median time from a mutation's response until every affected view showed it:" in output
 
 
@@ -66,8 +67,15 @@ def test_plain_run_shows_every_view_updated_after_every_write(
     assert "Dashboards at the end of the day:" in out
     assert "  Uma · dashboard: 350 XP, streak 1, Demo Cohort 2/5 (40%)" in out
     assert "  Ivy · dashboard: 150 XP, streak 1" in out
-    assert "[7/7] Uma completes" in out
+    assert "[7/8] Uma completes" in out
     assert "event taskCreated: Ship a release (150 XP), 3 users affected" in out
+    # The offline scene: the submission waits in Leo's outbox, then is replayed and applied.
+    scene = out[out.index("[8/8] Leo goes offline") :]
+    assert scene.index("event mutationQueued: Leo's tasks.submit") < scene.index(
+        "event taskCompleted: Leo +150 XP → 250"
+    )
+    assert "event mutationApplied: Leo's tasks.submit" in scene
+    assert "  Leo · dashboard: 250 XP, streak 1, Demo Cohort 2/5 (40%)" in out
 
 
 def test_runs_as_a_module_in_a_subprocess() -> None:
@@ -94,8 +102,8 @@ def test_live_view_draws_on_a_terminal_console() -> None:
     assert_every_view_updated(drawn)
     assert "Ada · batch progress" in drawn
     assert "Uma · 350 XP · streak 1" in drawn
-    assert "task board: 5 tasks, 4 completions" in drawn
-    assert "7/7  Uma completes" in drawn
+    assert "task board: 5 tasks, 5 completions" in drawn
+    assert "8/8  Leo goes offline" in drawn
     # The final frame shows the views, so the summary does not list them again.
     assert "Dashboards at the end of the day:" not in drawn
 

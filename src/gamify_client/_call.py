@@ -33,3 +33,5 @@ class Call(Generic[T]):
     context: Mapping[str, Any] = field(default_factory=dict)
     keeps_token: bool = False
     """A login: the client keeps the answer's token and sends it from then on."""
+    headers: Mapping[str, str] | None = None
+    """Headers of this call only, over the client's (an outbox write's ``Idempotency-Key``)."""

@@ -7,11 +7,11 @@ import base64
 import binascii
 import dataclasses
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -68,6 +68,8 @@ def resolve_settings(
 ) -> ClientConfig:
     """A client's settings: its keyword arguments over ``config`` (or the environment);
     ``options`` are more settings by name (None leaves one as it is)."""
+    if options.get("offline") is not None:
+        options["offline"] = os.fspath(options["offline"])  # a pathlib.Path is welcome too
     return (config or ClientConfig.from_env()).replace(
         base_url=base_url,
         token=token,
@@ -185,9 +187,6 @@ class BaseClient:
         self.events = events or EventManager()
         if config.debug:
             enable_debug_logging()
-        # The writes whose prediction shows already (a queued write being sent), by call: sent,
-        # they must not be predicted twice.
-        self._optimistic_pending: dict[int, tuple[Call[Any], OptimisticUpdate]] = {}
         if config.persist_cache and config.offline and schedule is not None:
             self._persisted = PersistedCache(
                 config.offline, self.refresh_manager, self.user_id, schedule=schedule
@@ -261,34 +260,31 @@ class BaseClient:
         settled right now."""
         return self._realtime.writes_in_flight
 
+    def _copy_settings(self, changes: Mapping[str, Any]) -> tuple[ClientConfig, bool]:
+        """For ``with_options``: the settings to build the copy with, and whether it shares
+        this client's outbox. It does unless ``changes`` name another file; it is then built
+        without one (a second connection, replaying on its own), and given this one's."""
+        # The persisted cache stays with the client that opened it.
+        settings = self._config.with_changes(**{"persist_cache": False, **changes})
+        shares = settings.offline is not None and "offline" not in changes
+        return (dataclasses.replace(settings, offline=None) if shares else settings), shares
+
     def _optimistic_begin(self, call: Call[Any]) -> OptimisticUpdate | None:
         """Show the predicted effect of the write ``call`` to observers now, marked optimistic;
         the handle that settles it (``settle(result)``, after the answer was applied) or takes
         it back (``rollback(error)``), or None when nothing was shown (no prediction for the
-        write, or no data cached for the keys it changes). While it is pending, sending the same
-        ``call`` (the outbox's replay) shows no second prediction."""
-        token = id(call)
-        update = begin_optimistic(
-            call,
-            self.refresh_manager,
-            self.events,
-            viewer=self.user_id,
-            on_done=partial(self._optimistic_pending.pop, token, None),
-        )
-        if update is not None:
-            # The call is held with its handle, so its id names no other call meanwhile.
-            self._optimistic_pending[token] = (call, update)
-        return update
+        write, or no data cached for the keys it changes). The outbox calls it for a queued
+        write; :meth:`_optimistic_call` for an online one of an ``optimistic`` client."""
+        return begin_optimistic(call, self.refresh_manager, self.events, viewer=self.user_id)
 
     @contextmanager
-    def _optimistic_call(self, call: Call[Any]) -> Iterator[None]:
-        """Wraps sending a write when the client is ``optimistic``: the prediction shows
-        before the request leaves, goes once the answer was applied, and is rolled back when
-        the call raises."""
-        shown = self._optimistic_pending.get(id(call))
+    def _optimistic_call(self, call: Call[Any], predict: bool) -> Iterator[None]:
+        """Wraps sending a write: when ``predict`` and the client is ``optimistic``, the
+        prediction shows before the request leaves, goes once the answer was applied, and is
+        rolled back when the call raises."""
         update = (
             self._optimistic_begin(call)
-            if self._config.optimistic and call.mutation is not None and shown is None
+            if predict and self._config.optimistic and call.mutation is not None
             else None
         )
         if update is None:
@@ -335,7 +331,7 @@ class BaseClient:
             json=call.json,
             files=call.files,
             data=call.data,
-            headers=self._auth_headers,
+            headers={**self._auth_headers, **call.headers} if call.headers else self._auth_headers,
             timeout=self._config.timeout,
         )
 

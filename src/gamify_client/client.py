@@ -7,6 +7,8 @@ retry rules, parsing and the real-time rules applied after each write.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import socket
 import threading
 import time
@@ -31,11 +33,13 @@ from ._core import (
     unexpected_error,
 )
 from ._links import AsyncLinksMixin, LinksMixin
-from ._logging import log_request, log_response
+from ._logging import log_request, log_response, logger
+from ._loops import running_loop
 from .config import ClientConfig, HttpBackend
 from .errors import ClientClosedError, GamifyError
 from .events import EventManager
 from .hooks import AsyncQueriesMixin, Dispatch, QueriesMixin
+from .outbox import AsyncOutbox, Outbox, open_outbox, queueable
 from .realtime import RealtimeSync
 from .refresh import DataRefreshManager
 from .resources import (
@@ -75,10 +79,14 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
     runs the client's timers and background fetches (a ``Scheduler(clock=..., threaded=False)``
     lets a test drive them; the default cache then uses its clock too). ``dispatch`` is how the
     callbacks of its queries run when a ``use_*`` method is given none, e.g. on a UI thread
-    (also settable later as ``client.dispatch``). ``optimistic=True`` shows each write's
-    predicted effect to observers before its answer; ``persist_cache=True`` keeps the cache's
-    server data in the SQLite file ``offline`` and shows it, stale, when the same user's
-    client starts again (see :mod:`gamify_client.optimistic` and :mod:`gamify_client.persist`).
+    (also settable later as ``client.dispatch``). ``offline`` is a SQLite file: with it every
+    write is kept in its outbox before it is sent, and one made offline raises
+    :class:`~gamify_client.outbox.WriteQueued` and is replayed later (``client.outbox``);
+    ``persist_cache=True`` also keeps the cache's server data there and shows it, stale, when
+    the same user's client starts again. ``optimistic=True`` shows each write's predicted
+    effect to observers before its answer (queued writes always show theirs). See
+    :mod:`gamify_client.outbox`, :mod:`gamify_client.optimistic` and
+    :mod:`gamify_client.persist`.
 
     >>> with GamifyClient(base_url="http://localhost:3001") as client:
     ...     client.login(email="admin@example.com", password="secret")
@@ -100,7 +108,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         scheduler: Scheduler | None = None,
         dispatch: Dispatch | None = None,
         optimistic: bool | None = None,
-        offline: str | None = None,
+        offline: str | os.PathLike[str] | None = None,
         persist_cache: bool | None = None,
     ) -> None:
         settings = resolve_settings(
@@ -140,6 +148,13 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self.surveys = Surveys(self)
         self.dispatch = dispatch
         self._init_queries(self._request)
+        self.outbox: Outbox | None = None
+        self._stop_outbox: Callable[[], None] | None = None
+        core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
+        if core is not None:
+            self.outbox = Outbox(core, self, self._send)
+            _follow_reconnects(self)
+            self._replay_when_online(self.online.online)
 
     login = sync_endpoint(login_user)
     register = sync_endpoint(register_user)
@@ -151,9 +166,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         focus and online managers, and real-time sync: a write through the copy reaches the
         bridges and push listeners attached to this client. Closing the copy closes its
         queries only."""
+        settings, shared_outbox = self._copy_settings(changes)
         copy = GamifyClient(
-            # The persisted cache stays with the client that opened it.
-            config=self._config.with_changes(**{"persist_cache": False, **changes}),
+            config=settings,
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -162,10 +177,44 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
+        if shared_outbox and self.outbox is not None:
+            copy._config = dataclasses.replace(settings, offline=self._config.offline)
+            copy.outbox = self.outbox.for_client(copy, copy._send)
+        elif copy.outbox is not None:
+            _follow_reconnects(copy)
         return copy
 
     def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation), self._optimistic_call(call):
+        if self.outbox is not None and queueable(call):
+            return self.outbox.send_or_queue(
+                call, online=self.online.online, optimistic=self._config.optimistic
+            )
+        return self._send(call, predict=True)
+
+    def _identity_changed(self) -> None:
+        super()._identity_changed()
+        if self.outbox is not None:
+            # Logged in as someone (else): their queued writes go now, as at a start.
+            self._replay_when_online(self.online.online)
+
+    def _replay_when_online(self, online: bool) -> None:
+        """Back online (or starting online): replay the outbox on a background worker."""
+        if online and not self._closing.is_set():
+            self.scheduler.submit(self._replay_quietly)
+
+    def _replay_quietly(self) -> None:
+        if self.outbox is None or self._closing.is_set():
+            return
+        try:
+            self.outbox.replay()
+        except Exception:
+            logger.exception("replaying the outbox failed; its writes stay queued")
+
+    def _send(self, call: Call[T], predict: bool = False) -> T:
+        """Send one call now, with the retry rules, and settle its answer. ``predict`` is True
+        for a write method's own call, which shows its prediction when the client is
+        ``optimistic``; the outbox sends with it False, as it shows a queued write's itself."""
+        with self._realtime.sending(call.mutation), self._optimistic_call(call, predict):
             try:
                 response = self._send_once(call, 1)
             except GamifyError as error:
@@ -252,6 +301,9 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             self.scheduler.close()
         if self._owns_http:
             self._http.close()
+        if self._stop_outbox is not None and self.outbox is not None:
+            self._stop_outbox()
+            self.outbox.close()
 
     def __enter__(self) -> Self:
         return self
@@ -263,6 +315,14 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _follow_reconnects(client: GamifyClient | AsyncGamifyClient) -> None:
+    """Replay the client's own outbox each time its online manager goes back online; again
+    after ``with_options`` gave a copy its parent's manager."""
+    if client._stop_outbox is not None:
+        client._stop_outbox()
+    client._stop_outbox = client.online.subscribe(client._replay_when_online)
 
 
 def _abort_in_flight(http: httpx.Client) -> None:
@@ -284,7 +344,8 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
     ``scheduler`` runs the periodic refreshes of its queries, from one task on the loop (an
     ``AsyncScheduler(clock=..., autorun=False)`` lets a test drive them; the default cache then
     uses its clock too). ``dispatch`` is the default ``dispatch`` of its queries, and
-    ``optimistic``, ``offline`` and ``persist_cache`` work, as for :class:`GamifyClient`.
+    ``optimistic``, ``offline`` (its outbox and persisted cache) and ``persist_cache`` work,
+    as for :class:`GamifyClient`.
     ``http_backend="aiohttp"`` (or ``GAMIFY_HTTP_BACKEND=aiohttp``) sends through aiohttp
     instead of httpx's own transport, which keeps the client fast with many calls in flight;
     it needs the ``aiohttp`` extra. An ``http_client`` you pass wins.
@@ -309,7 +370,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         scheduler: AsyncScheduler | None = None,
         dispatch: Dispatch | None = None,
         optimistic: bool | None = None,
-        offline: str | None = None,
+        offline: str | os.PathLike[str] | None = None,
         persist_cache: bool | None = None,
         http_backend: HttpBackend | None = None,
     ) -> None:
@@ -350,6 +411,15 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         self.surveys = AsyncSurveys(self)
         self.dispatch = dispatch
         self._init_queries(self._request)
+        self.outbox: AsyncOutbox | None = None
+        self._stop_outbox: Callable[[], None] | None = None
+        self._replays: set[asyncio.Task[None]] = set()
+        self._replays_started = False
+        core = open_outbox(settings.offline, self.events, self._realtime.after_mutation)
+        if core is not None:
+            self.outbox = AsyncOutbox(core, self, self._send)
+            _follow_reconnects(self)
+            self._replay_when_online(self.online.online)
 
     login = async_endpoint(login_user)
     register = async_endpoint(register_user)
@@ -359,9 +429,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         sharing this one's connection pool, cache, events, default ``dispatch``, scheduler,
         focus and online managers, and real-time sync (so its writes reach this client's
         bridges). Closing the copy closes its queries only."""
+        settings, shared_outbox = self._copy_settings(changes)
         copy = AsyncGamifyClient(
-            # The persisted cache stays with the client that opened it.
-            config=self._config.with_changes(**{"persist_cache": False, **changes}),
+            config=settings,
             http_client=self._http,
             refresh_manager=self.refresh_manager,
             events=self.events,
@@ -370,10 +440,50 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         )
         copy._realtime = self._realtime
         copy._share_managers(self)
+        if shared_outbox and self.outbox is not None:
+            copy._config = dataclasses.replace(settings, offline=self._config.offline)
+            copy.outbox = self.outbox.for_client(copy, copy._send)
+        elif copy.outbox is not None:
+            _follow_reconnects(copy)
         return copy
 
     async def _request(self, call: Call[T]) -> T:
-        with self._realtime.sending(call.mutation), self._optimistic_call(call):
+        if self.outbox is not None and queueable(call):
+            return await self.outbox.send_or_queue(
+                call, online=self.online.online, optimistic=self._config.optimistic
+            )
+        return await self._send(call, predict=True)
+
+    def _identity_changed(self) -> None:
+        super()._identity_changed()
+        if self.outbox is not None:
+            # Logged in as someone (else): their queued writes go now, as at a start.
+            self._replay_when_online(self.online.online)
+
+    def _replay_when_online(self, online: bool) -> None:
+        """Back online (or starting online: made inside a running loop, or entered with
+        ``async with``): replay the outbox in a task. Without a running loop in this thread,
+        the replay waits for the next write or for ``await client.outbox.replay()``."""
+        loop = running_loop()
+        if online and loop is not None and not self._closed:
+            self._replays_started = True
+            task = loop.create_task(self._replay_quietly())
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+
+    async def _replay_quietly(self) -> None:
+        if self.outbox is None or self._closed:
+            return
+        try:
+            await self.outbox.replay()
+        except Exception:
+            logger.exception("replaying the outbox failed; its writes stay queued")
+
+    async def _send(self, call: Call[T], predict: bool = False) -> T:
+        """Send one call now, with the retry rules, and settle its answer. ``predict`` is True
+        for a write method's own call, which shows its prediction when the client is
+        ``optimistic``; the outbox sends with it False, as it shows a queued write's itself."""
+        with self._realtime.sending(call.mutation), self._optimistic_call(call, predict):
             try:
                 response = await self._send_once(call, 1)
             except GamifyError as error:
@@ -445,6 +555,9 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
         """Close the client's bridges, push listeners and queries, stop its timers and close
         the connection pool (unless it was passed in as ``http_client``)."""
         self._closed = True
+        for task in list(self._replays):
+            task.cancel()
+        await asyncio.gather(*self._replays, return_exceptions=True)
         await self._close_links()
         self._close_queries()
         self._close_persisted_cache()
@@ -452,10 +565,16 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             self.scheduler.close()
         if self._owns_http:
             await self._http.aclose()
+        if self._stop_outbox is not None and self.outbox is not None:
+            self._stop_outbox()
+            self.outbox.close()
 
     aclose = close
 
     async def __aenter__(self) -> Self:
+        if self.outbox is not None and not self._replays_started:
+            # Made outside a loop: the replay a client starts with begins here.
+            self._replay_when_online(self.online.online)
         return self
 
     async def __aexit__(

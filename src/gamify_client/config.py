@@ -67,7 +67,9 @@ class ClientConfig:
     :mod:`gamify_client.optimistic`); ``with_options(optimistic=True)`` turns it on for the
     calls of one copy of the client."""
     offline: str | None = None
-    """The SQLite file of the client's offline state (its persisted cache)."""
+    """The SQLite file of the client's offline state: the outbox that keeps writes across
+    being offline and crashes, and, with ``persist_cache``, the persisted cache. None sends
+    writes directly (see ``docs/offline.md``)."""
     persist_cache: bool = False
     """Keep the cache's server data in ``offline``'s file and show it, marked stale, when a
     client of the same user starts again."""

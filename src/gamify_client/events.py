@@ -21,8 +21,9 @@ logger = logging.getLogger("gamify_client")
 
 
 class Event(StrEnum):
-    """The seed's event names, as the real frontend emits them, and the SDK's own for the end
-    of an optimistic update (see :mod:`gamify_client.optimistic`)."""
+    """The seed's event names, as the real frontend emits them, and the SDK's own: the end of
+    an optimistic update (see :mod:`gamify_client.optimistic`) and the outbox's three
+    (``mutation*``: a write was queued on disk, then applied or failed for good)."""
 
     TASK_COMPLETED = "taskCompleted"
     TASK_CREATED = "taskCreated"
@@ -36,6 +37,9 @@ class Event(StrEnum):
     """A write failed for good and its predicted change was taken back."""
     OPTIMISTIC_CONFLICT = "optimisticConflict"
     """Fetched data contradicted a pending predicted change, which was dropped."""
+    MUTATION_QUEUED = "mutationQueued"
+    MUTATION_APPLIED = "mutationApplied"
+    MUTATION_FAILED = "mutationFailed"
 
 
 Listener = Callable[[Any], object]
@@ -162,6 +166,18 @@ class EventManager:
     def emit_optimistic_conflict(self, data: Any = None) -> None:
         """Emit :attr:`Event.OPTIMISTIC_CONFLICT`."""
         self.emit(Event.OPTIMISTIC_CONFLICT, data)
+
+    def emit_mutation_queued(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_QUEUED`."""
+        self.emit(Event.MUTATION_QUEUED, data)
+
+    def emit_mutation_applied(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_APPLIED`."""
+        self.emit(Event.MUTATION_APPLIED, data)
+
+    def emit_mutation_failed(self, data: Any = None) -> None:
+        """Emit :attr:`Event.MUTATION_FAILED`."""
+        self.emit(Event.MUTATION_FAILED, data)
 
     def _receiver(self, event: Event, listener: Listener) -> Callable[..., None]:
         """The blinker receiver that calls ``listener`` with the payload, never raising."""

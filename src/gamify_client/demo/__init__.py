@@ -4,9 +4,11 @@ It serves :class:`~gamify_client.testing.GamifyBackend` on a loopback port, seed
 logs in an admin and three users through the API, each with a client of their own. Each
 keeps live queries open (the admin: the batch's progress and their batches; each user: their
 dashboard and the task board). Then the day plays: the admin creates a task, users submit
-through both submit routes, the admin opens a second batch and enrols a user, and the screen
-follows every view as its query calls back. The summary says, for every write, whether every
-view it affects showed it and how fast; the exit status is 1 if one did not.
+through both submit routes, the admin opens a second batch and enrols a user, and a user goes
+offline, submits (the write waits in their client's outbox) and comes back (the outbox replays
+it); the screen follows every view as its query calls back. The summary says, for every
+write, whether every view it affects showed it and how fast; the exit status is 1 if one did
+not.
 
 ``python -m gamify_client.demo`` and ``gamify demo`` run :func:`main`.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -164,11 +167,11 @@ def run(
     screen_console = (console or Console(file=stream)) if live else None
     started = time.perf_counter()
     tracker = UpdateTracker()
-    with GamifyBackend() as backend:
+    with GamifyBackend() as backend, tempfile.TemporaryDirectory(prefix="gamify-demo-") as outboxes:
         seed = backend.seed_demo()
         with (
             backend.serve() as base_url,
-            DemoSession(base_url, seed, tracker.write_responded) as session,
+            DemoSession(base_url, seed, tracker.write_responded, outbox_dir=outboxes) as session,
         ):
             board = Board(session.views, session.names, None if live else _printer(stream))
             board.set_title(

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..events import Event
 from ..models import Batch, RealTimeData
+from ..outbox import MutationNotice
 from ..watch import summarize
 from ._session import View
 from ._tracker import MutationOutcome, format_ms
@@ -43,6 +44,10 @@ def describe_event(event: Event | str, payload: Any, names: Mapping[str, str]) -
         )
     if isinstance(payload, Batch):
         return f"{name}: {payload.name} ({len(payload.users)} enrolled)"
+    if isinstance(payload, MutationNotice):
+        operation = payload.operation
+        who = names.get(operation.user_id, "someone")
+        return f"{name}: {who}'s {operation.write} (outbox operation {operation.id})"
     return name
 
 

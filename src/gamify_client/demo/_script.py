@@ -1,4 +1,5 @@
-"""The scripted day: seven writes by four people, each with the views it must reach.
+"""The scripted day: eight writes by four people, each with the views it must reach; the last
+is made offline and waits in the user's outbox until they are back.
 
 A step's expectations are computed from what the views show just before it runs (XP,
 completed tasks, task counts), so each one names a value the view can only reach through
@@ -11,13 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import APITimeoutError
 from ..models import BatchProgressReport, Dashboard, ProgressMetrics, Task
+from ..outbox import WriteQueued
 from ..resources.tasks import SubmissionType
 from ..testing import DemoData
 from ._session import DemoSession, Learner
 from ._tracker import Expectation
 
 Shows = Callable[[Any], bool]
+
+_REPLAY_DEADLINE = 10.0
+"""How long a write queued offline gets to be replayed once its user is back (seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +215,15 @@ class DemoDay:
                 lambda: self._complete(uma, sales, 95),
                 lambda: self._expect_completion(uma, sales),
             ),
+            Step(
+                f'{leo.name} goes offline, submits "REST client" (kept in the outbox), and '
+                "comes back: the outbox replays it",
+                f"{leo.name} submits offline, replayed",
+                lambda: self._submit_offline(
+                    leo, rest_client, "Written on the train, sent when back online."
+                ),
+                lambda: self._expect_completion(leo, rest_client),
+            ),
         )
 
     def _created_task(self) -> str:
@@ -242,6 +257,27 @@ class DemoDay:
         learner.client.tasks.submit(
             task_id, user_id=learner.user_id, submission_type=submission_type, value=value
         )
+
+    def _submit_offline(self, learner: Learner, task_id: str, value: str) -> None:
+        """Offline, the submission is kept on disk and the call says so; back online, the
+        client replays it on its own (on a background worker) and the views follow."""
+        client = learner.client
+        client.set_online(False)
+        try:
+            self._submit(learner, task_id, "Text Entry", value)
+        except WriteQueued as queued:
+            pending = queued.pending
+        else:
+            return
+        finally:
+            client.set_online(True)
+        try:
+            pending.result(timeout=_REPLAY_DEADLINE)
+        except TimeoutError:
+            raise APITimeoutError(
+                f"the queued submission (operation {pending.operation_id}) was not replayed "
+                f"within {_REPLAY_DEADLINE} s"
+            ) from None
 
     def _complete(self, learner: Learner, task_id: str, grade: int) -> None:
         learner.client.progress.submit_task(

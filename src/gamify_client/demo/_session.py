@@ -4,6 +4,7 @@ queries each of them keeps open."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -76,11 +77,19 @@ def _first_name(account: DemoAccount) -> str:
 class DemoSession:
     """Opens the cast's clients and queries on ``base_url``; ``on_write_response`` is called
     (on the writer's thread) when the answer to any write arrives, before the client applies
-    it. Close it to close every query and client."""
+    it. With ``outbox_dir``, each user's client keeps its writes in an outbox file there
+    (``<first name>.db``), so a write made offline waits on disk. Close it to close every
+    query and client."""
 
     def __init__(
-        self, base_url: str, seed: DemoData, on_write_response: Callable[[], None]
+        self,
+        base_url: str,
+        seed: DemoData,
+        on_write_response: Callable[[], None],
+        *,
+        outbox_dir: str | None = None,
     ) -> None:
+        self._outbox_dir = outbox_dir
         self.manager = DataRefreshManager()
         self.events = EventManager()
         self._config = ClientConfig(base_url=base_url, task_completion_delay=0.0)
@@ -98,14 +107,20 @@ class DemoSession:
             *(view for learner in self.learners for view in (learner.dashboard, learner.board)),
         )
 
-    def _client(self, login: Callable[[GamifyClient], object]) -> GamifyClient:
+    def _client(
+        self, login: Callable[[GamifyClient], object], outbox: str | None = None
+    ) -> GamifyClient:
         http = self._stack.enter_context(
             httpx.Client(
                 timeout=self._config.timeout, event_hooks={"response": [self._on_response]}
             )
         )
         client = GamifyClient(
-            config=self._config, refresh_manager=self.manager, events=self.events, http_client=http
+            config=self._config,
+            refresh_manager=self.manager,
+            events=self.events,
+            http_client=http,
+            offline=outbox,
         )
         # Closed before its connection pool (the stack unwinds last in, first out).
         self._stack.callback(client.close)
@@ -131,15 +146,19 @@ class DemoSession:
         )
 
     def _open_learner(self, seed: DemoData, account: DemoAccount) -> Learner:
+        name = _first_name(account)
+        outbox = None
+        if self._outbox_dir is not None:
+            outbox = os.path.join(self._outbox_dir, f"{name.lower()}.db")
         client = self._client(
             lambda c: c.login(
                 email=account.email,
                 password=account.password,
                 designation="user",
                 admin_id=seed.admin_id,
-            )
+            ),
+            outbox,
         )
-        name = _first_name(account)
         return Learner(
             name=name,
             user_id=account.id,

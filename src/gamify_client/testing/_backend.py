@@ -20,6 +20,7 @@ from ._events_stream import EventStream, LiveStreams
 from ._exchange import ExchangeRunner
 from ._express import BackendResponse
 from ._faults import Faults
+from ._idempotency import IdempotencyKeys
 from ._ids import ObjectIdFactory
 from ._recorder import RequestLog
 from ._routes import ROUTE_TABLE
@@ -67,6 +68,7 @@ class GamifyBackend:
         self.defects = Defects(defects)
         self.faults = Faults()
         self.requests = RequestLog()
+        self.idempotency = IdempotencyKeys()
         self._store = DocumentStore(os.fspath(db))
         self._state = BackendState(
             store=self._store,
@@ -96,9 +98,18 @@ class GamifyBackend:
         """Answer one request, without I/O, faults or recording: the backend's core.
 
         ``query`` is the raw query string (``"taskId=...&userId=..."``), ``headers`` any
-        mapping (names in any case). Returns ``(status, headers, body)``.
+        mapping (names in any case). Returns ``(status, headers, body)``. A write that
+        carries an ``Idempotency-Key`` it has seen gets the first answer again
+        (:attr:`idempotency`).
         """
-        return dispatch(self._state, ROUTE_TABLE, method, path, query, headers or {}, body)
+        headers = headers or {}
+        return self.idempotency.answer(
+            method,
+            path,
+            headers,
+            body,
+            partial(dispatch, self._state, ROUTE_TABLE, method, path, query, headers, body),
+        )
 
     @property
     def event_stream(self) -> EventStream:
