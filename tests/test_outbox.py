@@ -703,6 +703,17 @@ def test_an_async_client_replays_the_queue_when_it_starts_or_logs_in(
     assert _xp(backend, demo, user_id) == 100
 
 
+def _learner_watching(
+    make_side: SideFactory, backend: GamifyBackend, demo: DemoData
+) -> tuple[Side, str, Any, list[int]]:
+    """A learner's client with their tasks and dashboard in the cache: the client, the
+    learner's id, the dashboard's key, and the XP its observers are told."""
+    user_id, token = _learner(backend, demo)
+    side = make_side(backend=backend, token=token)
+    key, told = _watched_dashboard(side, user_id)
+    return side, user_id, key, told
+
+
 def _watched_dashboard(side: Side, user_id: str) -> tuple[Any, list[int]]:
     """The learner's tasks and dashboard in the cache, and the XP its observers are told."""
     manager = side.client.refresh_manager
@@ -719,9 +730,7 @@ def _watched_dashboard(side: Side, user_id: str) -> tuple[Any, list[int]]:
 def test_a_queued_submit_shows_its_predicted_xp_until_the_server_applies_it(
     make_side: SideFactory, backend: GamifyBackend, demo: DemoData
 ) -> None:
-    user_id, token = _learner(backend, demo)
-    side = make_side(backend=backend, token=token)
-    key, told = _watched_dashboard(side, user_id)
+    side, user_id, key, told = _learner_watching(make_side, backend, demo)
     manager = side.client.refresh_manager
     side.client.set_online(False)
 
@@ -742,9 +751,7 @@ def test_a_queued_submit_shows_its_predicted_xp_until_the_server_applies_it(
 def test_a_queued_write_refused_on_replay_rolls_back_only_its_prediction(
     make_side: SideFactory, backend: GamifyBackend, demo: DemoData
 ) -> None:
-    user_id, token = _learner(backend, demo)
-    side = make_side(backend=backend, token=token)
-    key, told = _watched_dashboard(side, user_id)
+    side, user_id, key, told = _learner_watching(make_side, backend, demo)
     manager = side.client.refresh_manager
     rollbacks: list[Any] = []
     side.client.events.subscribe(Event.OPTIMISTIC_ROLLBACK, rollbacks.append)

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import httpx
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_NO_PREDICTION: AbstractContextManager[None] = nullcontext()
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -277,16 +279,18 @@ class BaseClient:
         write; :meth:`_optimistic_call` for an online one of an ``optimistic`` client."""
         return begin_optimistic(call, self.refresh_manager, self.events, viewer=self.user_id)
 
+    def _optimistic_call(self, call: Call[Any], predict: bool) -> AbstractContextManager[None]:
+        """Wraps sending a call: when ``predict``, the call is a write and the client is
+        ``optimistic``, the prediction shows before the request leaves, goes once the answer
+        was applied, and is rolled back when the call raises. Any other call gets a shared
+        context that does nothing: it is on the path of every GET."""
+        if predict and call.mutation is not None and self._config.optimistic:
+            return self._predicting(call)
+        return _NO_PREDICTION
+
     @contextmanager
-    def _optimistic_call(self, call: Call[Any], predict: bool) -> Iterator[None]:
-        """Wraps sending a write: when ``predict`` and the client is ``optimistic``, the
-        prediction shows before the request leaves, goes once the answer was applied, and is
-        rolled back when the call raises."""
-        update = (
-            self._optimistic_begin(call)
-            if predict and self._config.optimistic and call.mutation is not None
-            else None
-        )
+    def _predicting(self, call: Call[Any]) -> Iterator[None]:
+        update = self._optimistic_begin(call)
         if update is None:
             yield
             return
