@@ -181,7 +181,7 @@ def run(
             board = Board(session.views, session.names, None if live else _printer(stream))
             board.set_title(
                 f"Gamify demo · reference backend on {base_url} · {len(session.views)} live "
-                f"queries in {1 + len(session.learners)} clients, one login each"
+                f"queries in {len(session.names)} clients, one login each"
             )
 
             def changed(view: View, data: Any, optimistic: bool) -> None:

@@ -151,14 +151,15 @@ class Board:
             renamed = ", ".join(renames(state.data, data)) or state.renamed
             self._views[view] = ViewState(data, self._clock(), renamed, state.conflict_at)
             line = summarize(data)
+            same = self._lines.get(view) == line and renamed == state.renamed
+            self._lines[view] = line
             if renamed != state.renamed:
                 line = f"{line}; renamed {renamed}"
             notes = [] if since_write is None else [f"+{format_ms(since_write)}"]
             if optimistic:
                 notes.append("optimistic, not confirmed by the server yet")
-            if self._lines.get(view) == line:
+            if same:
                 notes.append("new data, the same on screen")
-            self._lines[view] = line
             suffix = f"  ({', '.join(notes)})" if notes else ""
             self._say(f"  {view.name}: {line}{suffix}", log=False)
 

@@ -42,8 +42,8 @@ class LiveBoard:
     its caption), the script's progress bar and the last events. A view that changed in the
     last second is drawn in green; a user's table whose data shows a write the server has
     not confirmed is drawn in yellow and says "optimistic", one whose key just lost a
-    conflict to the server in red ("conflict: the server's data"). The last task rename a
-    board showed stays in its caption. The last frame stays on the screen."""
+    conflict to the server (it shows the server's data now) in red and says "conflict". The
+    last task rename a board showed stays in its caption. The last frame stays on the screen."""
 
     def __init__(
         self,
@@ -151,7 +151,7 @@ class LiveBoard:
         conflict = self._recent((state.views[view].conflict_at for view in views), CONFLICT_SECONDS)
         colour: str | None
         if conflict:
-            mark, colour = "conflict: the server's data", "red"
+            mark, colour = "conflict", "red"
         elif optimistic:
             mark, colour = "optimistic", "yellow"
         else:

@@ -315,8 +315,8 @@ class DemoDay:
                 lambda: self._expect_completion(leo, rest_client),
             ),
             Step(
-                f'{admin} renames "Churn case study" offline, {mentor} renames it online: a '
-                f"conflict; {admin} comes back and her queued edit lands last",
+                f'{admin} renames "Churn case study" offline while {mentor} renames it '
+                "online: a conflict",
                 f"{admin} and {mentor} rename a task: conflict",
                 lambda: self._rename_in_conflict(churn),
                 lambda: self._expect_conflict_settled(churn),

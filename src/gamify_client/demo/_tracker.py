@@ -10,6 +10,7 @@ the first callback whose data passes its last test, after the others passed in o
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -232,15 +233,15 @@ class UpdateTracker:
             for expectation in pending.expectations
             if expectation.view in pending.seen
         )
-        latency = None
-        complete = error is None and len(updated) == len(affected)
-        start = pending.timed_from if pending.seen else pending.response_at
-        if complete and start is not None:
-            latency = max(pending.seen.values(), default=start) - start
         events = tuple(expected.name for expected in pending.events)
         seen = tuple(
             expected.name
             for index, expected in enumerate(pending.events)
             if index in pending.events_seen
         )
-        return MutationOutcome(pending.label, affected, updated, latency, error, events, seen)
+        outcome = MutationOutcome(pending.label, affected, updated, None, error, events, seen)
+        start = pending.timed_from if pending.seen else pending.response_at
+        if not outcome.complete or start is None:
+            return outcome
+        latency = max(pending.seen.values(), default=start) - start
+        return dataclasses.replace(outcome, latency=latency)
