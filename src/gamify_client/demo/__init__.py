@@ -48,7 +48,7 @@ EXIT_INTERRUPTED = 130
 
 FIRST_PAUSE = 1.0
 STEP_PAUSE = 1.2
-SCENE_PAUSE = 0.8
+SCENE_PAUSE = 0.7
 LAST_PAUSE = 1.5
 """Pauses (seconds, scaled by ``speed``) for a person to follow: before the first step,
 after each step, between the moves of a scene of several (the conflict), and before the
