@@ -43,8 +43,9 @@ MENTOR_RENAME = "Why customers leave"
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One write of the day: what the screen says, the summary's name for it, the write
-    itself, and the views it must reach (asked just before the write)."""
+    """One step of the day: what the screen says, the summary's name for it, its write (or
+    the writes of a scene, like the conflict's two edits), and the views it must reach and
+    events it must cause (asked just before it runs)."""
 
     title: str
     label: str
@@ -251,7 +252,7 @@ class DemoDay:
         self._evening_batch_id: str | None = None
 
     def steps(self) -> tuple[Step, ...]:
-        """The writes, in order; a later step uses what an earlier one created."""
+        """The steps, in order; a later step uses what an earlier one created."""
         admin = self._session.admin.name
         mentor = self._session.mentor.name
         uma, leo, ivy = self._session.learners
