@@ -14,6 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from gamify_client import demo
@@ -521,3 +523,41 @@ def test_live_view_marks_optimistic_data_then_a_lost_conflict() -> None:
     drawn = draw(live)
     assert "conflict" not in drawn.split("╭")[0]
     assert "optimistic" not in drawn.split("╭")[0]
+
+
+NAMES = st.sampled_from(["Churn case study", "Churn analysis", "Why customers leave", ""])
+
+
+@given(st.lists(st.tuples(NAMES, NAMES), max_size=6))
+def test_renames_lists_exactly_the_tasks_whose_name_changed(pairs: list[tuple[str, str]]) -> None:
+    before = [
+        Task.model_validate({"_id": f"{i:024x}", "name": old}) for i, (old, _) in enumerate(pairs)
+    ]
+    after = [
+        Task.model_validate({"_id": f"{i:024x}", "name": new}) for i, (_, new) in enumerate(pairs)
+    ]
+
+    assert renames(before, after) == [f'"{old}" → "{new}"' for old, new in pairs if old != new]
+
+
+SIGHTINGS = st.tuples(st.sampled_from(["predicted", "theirs", "settled"]), st.booleans())
+SCENE = [("predicted", True), ("theirs", False), ("settled", False)]
+
+
+def shows_in_order(callbacks: list[tuple[str, bool]], wanted: list[tuple[str, bool]]) -> bool:
+    """Whether ``wanted`` is a subsequence of ``callbacks``."""
+    remaining = iter(callbacks)
+    return all(sighting in remaining for sighting in wanted)
+
+
+@given(st.lists(SIGHTINGS, max_size=8))
+def test_tracker_counts_a_view_once_it_showed_every_sight_in_order(
+    callbacks: list[tuple[str, bool]],
+) -> None:
+    tracker = UpdateTracker(FakeClock())
+    board = FakeView("board")
+    begin_scene(tracker, board)
+    tracker.event_emitted(Event.OPTIMISTIC_CONFLICT, "tasks")
+    show(tracker, board, *callbacks)
+
+    assert tracker.finish().complete == shows_in_order(callbacks, SCENE)
