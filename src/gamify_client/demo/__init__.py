@@ -1,14 +1,16 @@
 """A scripted day on the reference backend, watched live: what ``make demo`` runs.
 
 It serves :class:`~gamify_client.testing.GamifyBackend` on a loopback port, seeds it, and
-logs in an admin and three users through the API, each with a client of their own. Each
-keeps live queries open (the admin: the batch's progress and their batches; each user: their
-dashboard and the task board). Then the day plays: the admin creates a task, users submit
-through both submit routes, the admin opens a second batch and enrols a user, and a user goes
-offline, submits (the write waits in their client's outbox) and comes back (the outbox replays
-it); the screen follows every view as its query calls back. The summary says, for every
-write, whether every view it affects showed it and how fast; the exit status is 1 if one did
-not.
+logs in an admin, the batch's mentor and three users through the API, each with a client of
+their own. The admin and the users keep live queries open (the admin: the batch's progress
+and their batches; each user: their dashboard and the task board). Then the day plays: the
+admin creates a task, users submit through both submit routes, the admin opens a second batch
+and enrols a user, a user goes offline, submits (the write waits in their client's outbox) and
+comes back (the outbox replays it), and the admin renames a task offline while the mentor
+renames it online (a conflict: the boards drop her prediction for the server's data, then
+settle on the edit that reaches the server last); the screen follows every view as its query
+calls back. The summary says, for every write, whether every view it affects showed it (and
+the events it must cause came) and how fast; the exit status is 1 if one did not.
 
 ``python -m gamify_client.demo`` and ``gamify demo`` run :func:`main`.
 """
@@ -22,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
+from functools import partial
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -45,9 +48,11 @@ EXIT_INTERRUPTED = 130
 
 FIRST_PAUSE = 1.0
 STEP_PAUSE = 1.2
+SCENE_PAUSE = 0.7
 LAST_PAUSE = 1.5
 """Pauses (seconds, scaled by ``speed``) for a person to follow: before the first step,
-after each step, and before the summary. Nothing waits on them."""
+after each step, between the moves of a scene of several (the conflict), and before the
+summary. Nothing waits on them."""
 
 LOAD_DEADLINE = 15.0
 VIEW_DEADLINE = 5.0
@@ -82,7 +87,7 @@ def _play(
     """Load every view, then play the day, a step at a time."""
     session.wait_loaded(LOAD_DEADLINE)
     session.settle(VIEW_DEADLINE)
-    steps = DemoDay(session, seed).steps()
+    steps = DemoDay(session, seed, partial(_pause, speed, SCENE_PAUSE)).steps()
     outcomes = []
     _pause(speed, FIRST_PAUSE)
     for number, step in enumerate(steps, 1):
@@ -176,13 +181,15 @@ def run(
             board = Board(session.views, session.names, None if live else _printer(stream))
             board.set_title(
                 f"Gamify demo · reference backend on {base_url} · {len(session.views)} live "
-                f"queries in {1 + len(session.learners)} clients, one login each"
+                f"queries in {len(session.names)} clients, one login each"
             )
 
-            def changed(view: View, data: Any) -> None:
-                board.view_changed(view, data, tracker.view_changed(view, data))
+            def changed(view: View, data: Any, optimistic: bool) -> None:
+                since_write = tracker.view_changed(view, data, optimistic)
+                board.view_changed(view, data, optimistic, since_write)
 
             session.subscribe(changed)
+            session.events.subscribe_all(tracker.event_emitted)
             session.events.subscribe_all(board.event)
             before = session.manager.stats()
             with _screen(board, session, screen_console):

@@ -1,13 +1,15 @@
 """What the demo shows, as the callbacks report it.
 
 The :class:`Board` holds each view's latest data and when it changed (told by the view's
-query callback), the script's progress and a short log of events and results. The plain
-output gets every line as it happens through ``echo``; the live view draws
+query callback), the last task rename each view showed, when a view's key last lost a
+conflict to the server, the script's progress and a short log of events and results. The
+plain output gets every line as it happens through ``echo``; the live view draws
 :meth:`Board.snapshot` several times a second. Nothing here fetches anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events import Event
-from ..models import Batch, RealTimeData
+from ..keys import format_key
+from ..models import Batch, RealTimeData, Task
+from ..optimistic import OptimisticConflict
 from ..outbox import MutationNotice
 from ..watch import summarize
 from ._session import View
@@ -44,6 +48,14 @@ def describe_event(event: Event | str, payload: Any, names: Mapping[str, str]) -
         )
     if isinstance(payload, Batch):
         return f"{name}: {payload.name} ({len(payload.users)} enrolled)"
+    if isinstance(payload, OptimisticConflict):
+        return (
+            f"{name}: fetched data for {format_key(payload.key)} contradicts the pending "
+            f"{payload.mutation}; the server's data wins"
+        )
+    if isinstance(payload, Task):
+        return f'{name}: task "{payload.name}"'
+
     if isinstance(payload, MutationNotice):
         operation = payload.operation
         who = names.get(operation.user_id, "someone")
@@ -51,12 +63,28 @@ def describe_event(event: Event | str, payload: Any, names: Mapping[str, str]) -
     return name
 
 
+def renames(before: Any, after: Any) -> list[str]:
+    """``'"Old" → "New"'`` for each task of the list ``after`` whose name differs in the list
+    ``before`` (the same task, by id); empty for any other data."""
+    if not (isinstance(before, list) and isinstance(after, list)):
+        return []
+    names = {task.id: task.name for task in before if isinstance(task, Task)}
+    return [
+        f'"{names[task.id]}" → "{task.name}"'
+        for task in after
+        if isinstance(task, Task) and names.get(task.id, task.name) != task.name
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class ViewState:
-    """A view's latest data, and when (``time.monotonic()``) it last changed."""
+    """A view's latest data, when (``time.monotonic()``) it last changed, the last rename it
+    showed, and when its key last lost a conflict to the server's data."""
 
     data: Any
     changed_at: float | None
+    renamed: str | None = None
+    conflict_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,24 +139,38 @@ class Board:
             self._title = title
             self._say(title, log=False)
 
-    def view_changed(self, view: View, data: Any, since_write: float | None) -> None:
-        """A view's query called back with ``data`` (``since_write``: seconds after the
-        current write's answer)."""
+    def view_changed(
+        self, view: View, data: Any, optimistic: bool, since_write: float | None
+    ) -> None:
+        """A view's query called back with ``data`` (``optimistic``: marked so;
+        ``since_write``: seconds after the current write's answer)."""
         with self._lock:
-            if data is self._views[view].data:
+            state = self._views[view]
+            if data is state.data:
                 return
-            self._views[view] = ViewState(data, self._clock())
+            renamed = ", ".join(renames(state.data, data)) or state.renamed
+            self._views[view] = ViewState(data, self._clock(), renamed, state.conflict_at)
             line = summarize(data)
-            notes = [] if since_write is None else [f"+{format_ms(since_write)}"]
-            if self._lines.get(view) == line:
-                notes.append("new data, the same on screen")
+            same = self._lines.get(view) == line and renamed == state.renamed
             self._lines[view] = line
+            if renamed != state.renamed:
+                line = f"{line}; renamed {renamed}"
+            notes = [] if since_write is None else [f"+{format_ms(since_write)}"]
+            if optimistic:
+                notes.append("optimistic, not confirmed by the server yet")
+            if same:
+                notes.append("new data, the same on screen")
             suffix = f"  ({', '.join(notes)})" if notes else ""
             self._say(f"  {view.name}: {line}{suffix}", log=False)
 
     def event(self, event: Event | str, payload: Any) -> None:
-        """An event of the clients' shared bus."""
+        """An event of the clients' shared bus; a conflict marks the views of its key."""
         with self._lock:
+            if isinstance(payload, OptimisticConflict):
+                now = self._clock()
+                for view, state in self._views.items():
+                    if view.query.key == payload.key:
+                        self._views[view] = dataclasses.replace(state, conflict_at=now)
             self._say(f"  event {describe_event(event, payload, self._names)}")
 
     def step_started(self, step: int, steps: int, title: str) -> None:

@@ -8,7 +8,7 @@ measures.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Self
 
@@ -29,6 +29,9 @@ from ._session import DemoSession, Learner, View
 FLASH_SECONDS = 1.0
 """A view that changed this recently is drawn in green."""
 
+CONFLICT_SECONDS = 2.0
+"""A view whose key lost a conflict to the server this recently is drawn in red."""
+
 CAPTION_EXAMPLE = "task board: 5 tasks, 4 completions"
 """A user's table is at least this wide, so that the caption fits on one line."""
 
@@ -37,7 +40,10 @@ class LiveBoard:
     """Draws ``board`` on ``console`` while the ``with`` block runs: the admin's tables, a
     table per user (their dashboard's XP, streak and completion, with their task board as
     its caption), the script's progress bar and the last events. A view that changed in the
-    last second is drawn in green. The last frame stays on the screen."""
+    last second is drawn in green; a user's table whose data shows a write the server has
+    not confirmed is drawn in yellow and says "optimistic", one whose key just lost a
+    conflict to the server (it shows the server's data now) in red and says "conflict". The
+    last task rename a board showed stays in its caption. The last frame stays on the screen."""
 
     def __init__(
         self,
@@ -96,16 +102,19 @@ class LiveBoard:
             Panel(log, title="events", title_align="left", box=box.ROUNDED, height=LOG_LINES + 2),
         )
 
-    def _fresh(self, state: BoardState, *views: View) -> bool:
+    def _recent(self, times: Iterable[float | None], seconds: float) -> bool:
         now = self._clock()
-        return any(
-            (changed := state.views[view].changed_at) is not None and now - changed < FLASH_SECONDS
-            for view in views
-        )
+        return any(at is not None and now - at < seconds for at in times)
+
+    def _fresh(self, state: BoardState, *views: View) -> bool:
+        return self._recent((state.views[view].changed_at for view in views), FLASH_SECONDS)
+
+    def _colour(self, state: BoardState, view: View) -> str | None:
+        return "green" if self._fresh(state, view) else None
 
     def _progress_table(self, state: BoardState, view: View) -> Table:
         table = _table(
-            view.name, self._fresh(state, view), "student", "done", "completion", "points"
+            view.name, self._colour(state, view), "student", "done", "completion", "points"
         )
         report = state.views[view].data
         if isinstance(report, BatchProgressReport):
@@ -121,7 +130,7 @@ class LiveBoard:
 
     def _batches_table(self, state: BoardState, view: View) -> Table:
         # No task counts: a task create does not refresh the batches list (see the docs).
-        table = _table(view.name, self._fresh(state, view), "batch", "students", "status")
+        table = _table(view.name, self._colour(state, view), "batch", "students", "status")
         batches = state.views[view].data
         if isinstance(batches, list):
             for batch in batches:
@@ -130,13 +139,26 @@ class LiveBoard:
         return table
 
     def _learner_table(self, state: BoardState, learner: Learner) -> Table:
+        views = (learner.dashboard, learner.board)
         dashboard = state.views[learner.dashboard].data
-        fresh = self._fresh(state, learner.dashboard, learner.board)
         title = learner.dashboard.name
         if isinstance(dashboard, Dashboard):
             stats = dashboard.overall_stats
             title = f"{learner.name} · {stats.user_total_xp} XP · streak {stats.current_streak}"
-        table = _table(title, fresh, "batch", "done", "completion")
+        # Read from the cache as it is now: a prediction can end without a callback (the
+        # server's answer equal to it), and the mark must not outlive it.
+        optimistic = any(view.query.is_optimistic for view in views)
+        conflict = self._recent((state.views[view].conflict_at for view in views), CONFLICT_SECONDS)
+        colour: str | None
+        if conflict:
+            mark, colour = "conflict", "red"
+        elif optimistic:
+            mark, colour = "optimistic", "yellow"
+        else:
+            mark, colour = "", "green" if self._fresh(state, *views) else None
+        table = _table(
+            f"{title} · {mark}" if mark else title, colour, "batch", "done", "completion"
+        )
         table.min_width = len(CAPTION_EXAMPLE)
         if isinstance(dashboard, Dashboard):
             for progress in dashboard.batch_progress:
@@ -146,17 +168,21 @@ class LiveBoard:
                     f"{metrics.completed_tasks}/{metrics.total_tasks}",
                     f"{metrics.completion_percentage:.0f}%",
                 )
-        table.caption = f"task board: {summarize(state.views[learner.board].data)}"
+        board = state.views[learner.board]
+        table.caption = f"task board: {summarize(board.data)}"
+        if board.renamed is not None:
+            table.caption += f"\nrenamed {board.renamed}"
         return table
 
 
-def _table(title: str, fresh: bool, *columns: str) -> Table:
+def _table(title: str, colour: str | None, *columns: str) -> Table:
+    """A table titled ``title``, drawn in ``colour`` (None: plain)."""
     return Table(
         *(Column(name, justify="right" if index else "left") for index, name in enumerate(columns)),
         title=title,
         title_justify="left",
-        title_style="bold green" if fresh else "bold",
-        border_style="green" if fresh else "dim",
+        title_style="bold" if colour is None else f"bold {colour}",
+        border_style=colour or "dim",
         box=box.SIMPLE_HEAD,
         show_edge=False,
     )

@@ -1,40 +1,56 @@
-"""The scripted day: eight writes by four people, each with the views it must reach; the last
-is made offline and waits in the user's outbox until they are back.
+"""The scripted day: nine scenes by five people, each with the views it must reach. The
+eighth is made offline and waits in the user's outbox until they are back; the ninth is a
+conflict: the admin renames a task offline while the mentor renames it online.
 
 A step's expectations are computed from what the views show just before it runs (XP,
-completed tasks, task counts), so each one names a value the view can only reach through
-that write.
+completed tasks, task counts, a task's name), so each one names a value the view can only
+reach through that write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from ..client import GamifyClient
 from ..errors import APITimeoutError
+from ..events import Event, EventManager
+from ..keys import CacheKey
 from ..models import BatchProgressReport, Dashboard, ProgressMetrics, Task
+from ..optimistic import OptimisticConflict
 from ..outbox import WriteQueued
 from ..resources.tasks import SubmissionType
 from ..testing import DemoData
 from ._session import DemoSession, Learner
-from ._tracker import Expectation
+from ._tracker import EventExpectation, Expectation, Sight
 
 Shows = Callable[[Any], bool]
+V = TypeVar("V")
 
 _REPLAY_DEADLINE = 10.0
 """How long a write queued offline gets to be replayed once its user is back (seconds)."""
 
+_CONFLICT_DEADLINE = 5.0
+"""How long the admin stays offline, at most, waiting for the mentor's rename to reach the
+views and contradict her prediction (seconds); she comes back on the conflict."""
+
+ADMIN_RENAME = "Churn analysis"
+MENTOR_RENAME = "Why customers leave"
+"""The two names the conflict scene gives "Churn case study", offline and online."""
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One write of the day: what the screen says, the summary's name for it, the write
-    itself, and the views it must reach (asked just before the write)."""
+    """One step of the day: what the screen says, the summary's name for it, its write (or
+    the writes of a scene, like the conflict's two edits), and the views it must reach and
+    events it must cause (asked just before it runs)."""
 
     title: str
     label: str
     run: Callable[[], object]
-    expect: Callable[[], list[Expectation]]
+    expect: Callable[[], Sequence[Expectation | EventExpectation]]
 
 
 # Reading the views' data
@@ -66,6 +82,11 @@ def _task(tasks: object, task_id: str) -> Task | None:
     if not isinstance(tasks, list):
         return None
     return next((task for task in tasks if isinstance(task, Task) and task.id == task_id), None)
+
+
+def _name(tasks: object, task_id: str) -> str | None:
+    task = _task(tasks, task_id)
+    return None if task is None else task.name
 
 
 def _completions(tasks: object, task_id: str) -> int | None:
@@ -103,7 +124,7 @@ def _total(metrics: ProgressMetrics | None) -> int | None:
     return None if metrics is None else metrics.total_tasks
 
 
-def _required(value: int | None, what: str) -> int:
+def _required(value: V | None, what: str) -> V:
     if value is None:
         raise RuntimeError(f"the demo's views do not show {what}")
     return value
@@ -152,20 +173,90 @@ def _batch_users_are(batch_id: str, count: int) -> Shows:
     return lambda batches: _batch_users(batches, batch_id) == count
 
 
+def _named(task_id: str, name: str) -> Shows:
+    return lambda tasks: _name(tasks, task_id) == name
+
+
+def _conflict_on_tasks(payload: Any) -> bool:
+    return (
+        isinstance(payload, OptimisticConflict)
+        and payload.mutation == "tasks.edit"
+        and payload.key == CacheKey.TASKS
+    )
+
+
+class _Conflicts:
+    """Listens for ``optimisticConflict`` on the task list while the ``with`` block runs, so a
+    step can wait for one instead of guessing how long it takes."""
+
+    def __init__(self, events: EventManager) -> None:
+        self._events = events
+        self._seen = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _heard(self, payload: Any) -> None:
+        if _conflict_on_tasks(payload):
+            self._seen.set()
+
+    def __enter__(self) -> _Conflicts:
+        self._unsubscribe = self._events.subscribe(Event.OPTIMISTIC_CONFLICT, self._heard)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def wait(self, timeout: float) -> bool:
+        """True once a conflict on the task list was emitted; False after ``timeout``."""
+        return self._seen.wait(timeout)
+
+
+def _offline(
+    client: GamifyClient, write: Callable[[], object], meanwhile: Callable[[], None] | None = None
+) -> None:
+    """Make ``write`` with ``client`` offline (it waits in the outbox, shown optimistically),
+    run ``meanwhile`` while the client is still offline, then come back and wait (up to
+    :data:`_REPLAY_DEADLINE`) until the outbox replayed the write."""
+    client.set_online(False)
+    try:
+        try:
+            write()
+        except WriteQueued as queued:
+            pending = queued.pending
+        else:
+            return
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        client.set_online(True)
+    try:
+        pending.result(timeout=_REPLAY_DEADLINE)
+    except TimeoutError:
+        raise APITimeoutError(
+            f"the queued {pending.write} (operation {pending.operation_id}) was not replayed "
+            f"within {_REPLAY_DEADLINE} s"
+        ) from None
+
+
 class DemoDay:
     """The day's steps, played against a :class:`DemoSession` on the seeded backend."""
 
-    def __init__(self, session: DemoSession, seed: DemoData) -> None:
+    def __init__(
+        self, session: DemoSession, seed: DemoData, pause: Callable[[], None] = lambda: None
+    ) -> None:
         self._session = session
         self._seed = seed
+        # Within a scene of several moves, for a person to follow each; nothing waits on it.
+        self._pause = pause
         self._new_task_id: str | None = None
         self._evening_batch_id: str | None = None
 
     def steps(self) -> tuple[Step, ...]:
-        """The writes, in order; a later step uses what an earlier one created."""
+        """The steps, in order; a later step uses what an earlier one created."""
         admin = self._session.admin.name
+        mentor = self._session.mentor.name
         uma, leo, ivy = self._session.learners
-        landing, rest_client, sales = self._seed.task_ids[:3]
+        landing, rest_client, sales, churn = self._seed.task_ids[:4]
         return (
             Step(
                 f'{admin} creates the task "Ship a release" (150 XP) in Demo Cohort',
@@ -224,6 +315,13 @@ class DemoDay:
                 ),
                 lambda: self._expect_completion(leo, rest_client),
             ),
+            Step(
+                f'{admin} renames "Churn case study" offline while {mentor} renames it '
+                "online: a conflict",
+                f"{admin} and {mentor} rename a task: conflict",
+                lambda: self._rename_in_conflict(churn),
+                lambda: self._expect_conflict_settled(churn),
+            ),
         )
 
     def _created_task(self) -> str:
@@ -261,23 +359,28 @@ class DemoDay:
     def _submit_offline(self, learner: Learner, task_id: str, value: str) -> None:
         """Offline, the submission is kept on disk and the call says so; back online, the
         client replays it on its own (on a background worker) and the views follow."""
-        client = learner.client
-        client.set_online(False)
-        try:
-            self._submit(learner, task_id, "Text Entry", value)
-        except WriteQueued as queued:
-            pending = queued.pending
-        else:
-            return
-        finally:
-            client.set_online(True)
-        try:
-            pending.result(timeout=_REPLAY_DEADLINE)
-        except TimeoutError:
-            raise APITimeoutError(
-                f"the queued submission (operation {pending.operation_id}) was not replayed "
-                f"within {_REPLAY_DEADLINE} s"
-            ) from None
+        _offline(learner.client, lambda: self._submit(learner, task_id, "Text Entry", value))
+
+    def _rename_in_conflict(self, task_id: str) -> None:
+        """The admin renames the task offline (queued; every board shows her name at once,
+        marked optimistic). The mentor renames it online: his answer invalidates the task
+        list, its refetch contradicts her prediction and the boards show his name
+        (``optimisticConflict``). She comes back once that happened; her outbox replays her
+        edit, which reaches the server last and so wins (a task edit's rule: last writer
+        wins), and the boards refetch it."""
+        admin = self._session.admin.client
+        mentor = self._session.mentor.client
+
+        def rival_rename() -> None:
+            self._pause()
+            with _Conflicts(self._session.events) as conflicts:
+                mentor.tasks.edit(task_id, name=MENTOR_RENAME)
+                # Back online before the refetch landed, her replay could win the race and
+                # there would be no conflict to see; past the deadline the summary says so.
+                conflicts.wait(_CONFLICT_DEADLINE)
+            self._pause()
+
+        _offline(admin, lambda: admin.tasks.edit(task_id, name=ADMIN_RENAME), rival_rename)
 
     def _complete(self, learner: Learner, task_id: str, grade: int) -> None:
         learner.client.progress.submit_task(
@@ -339,6 +442,27 @@ class DemoDay:
     def _expect_batch_created(self) -> list[Expectation]:
         batches = self._session.admin.batches
         return [Expectation(batches, _batch_count_is(len(batches.query.data or []) + 1))]
+
+    def _expect_conflict_settled(self, task_id: str) -> list[Expectation | EventExpectation]:
+        """Every board shows the admin's name marked optimistic, then the mentor's from the
+        server (her prediction dropped), then hers from the server once her edit lands; and
+        the conflict is announced."""
+        for learner in self._session.learners:
+            _required(_name(learner.board.query.data, task_id), "the task to rename")
+        expectations: list[Expectation | EventExpectation] = [
+            Expectation(
+                learner.board,
+                _named(task_id, ADMIN_RENAME),
+                optimistic=False,
+                first=(
+                    Sight(_named(task_id, ADMIN_RENAME), optimistic=True),
+                    Sight(_named(task_id, MENTOR_RENAME), optimistic=False),
+                ),
+            )
+            for learner in self._session.learners
+        ]
+        expectations.append(EventExpectation(Event.OPTIMISTIC_CONFLICT, _conflict_on_tasks))
+        return expectations
 
     def _expect_enrolled(self, learner: Learner) -> list[Expectation]:
         batches = self._session.admin.batches

@@ -1,6 +1,6 @@
-"""The demo's cast: an admin and three users, each with a client of their own (logged in
-through the API, with their own token), sharing one cache and one event bus, and the live
-queries each of them keeps open."""
+"""The demo's cast: an admin, the batch's mentor and three users, each with a client of their
+own (logged in through the API, with their own token), sharing one cache and one event bus,
+and the live queries the admin and the users keep open (the mentor only writes)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ class Admin:
 
 
 @dataclass(frozen=True, slots=True)
+class Mentor:
+    """The batch's mentor: a client that writes (edits a task) and keeps no view open."""
+
+    name: str
+    user_id: str
+    client: GamifyClient
+
+
+@dataclass(frozen=True, slots=True)
 class Learner:
     """A user: their client, and their views of their dashboard and of the task board."""
 
@@ -62,12 +71,13 @@ class Learner:
     board: View
 
 
-ViewListener = Callable[[View, Any], None]
-"""Told ``(view, data)`` from the view's query callback, after each change."""
+ViewListener = Callable[[View, Any, bool], None]
+"""Told ``(view, data, optimistic)`` from the view's query callback, after each change;
+``optimistic``: the data shows a write the server has not confirmed yet."""
 
 
 def _relay(listener: ViewListener, view: View, query: Query[Any]) -> None:
-    listener(view, query.data)
+    listener(view, query.data, query.is_optimistic)
 
 
 def _first_name(account: DemoAccount) -> str:
@@ -77,9 +87,9 @@ def _first_name(account: DemoAccount) -> str:
 class DemoSession:
     """Opens the cast's clients and queries on ``base_url``; ``on_write_response`` is called
     (on the writer's thread) when the answer to any write arrives, before the client applies
-    it. With ``outbox_dir``, each user's client keeps its writes in an outbox file there
-    (``<first name>.db``), so a write made offline waits on disk. Close it to close every
-    query and client."""
+    it. With ``outbox_dir``, the admin's and each user's client keep their writes in an outbox
+    file there (``<first name>.db``), so a write made offline waits on disk. Close it to close
+    every query and client."""
 
     def __init__(
         self,
@@ -97,6 +107,7 @@ class DemoSession:
         self._stack = ExitStack()
         try:
             self.admin = self._open_admin(seed)
+            self.mentor = self._open_mentor(seed.mentor)
             self.learners = tuple(self._open_learner(seed, account) for account in seed.users)
         except BaseException:
             self._stack.close()
@@ -131,12 +142,18 @@ class DemoSession:
         if response.request.method != "GET":
             self._on_write_response()
 
+    def _outbox(self, name: str) -> str | None:
+        if self._outbox_dir is None:
+            return None
+        return os.path.join(self._outbox_dir, f"{name.lower()}.db")
+
     def _open_admin(self, seed: DemoData) -> Admin:
         account = seed.admin
-        client = self._client(
-            lambda c: c.login(email=account.email, password=account.password, designation="admin")
-        )
         name = _first_name(account)
+        client = self._client(
+            lambda c: c.login(email=account.email, password=account.password, designation="admin"),
+            self._outbox(name),
+        )
         return Admin(
             name=name,
             user_id=account.id,
@@ -145,11 +162,14 @@ class DemoSession:
             batches=View(name, "batches", client.use_batches_data()),
         )
 
+    def _open_mentor(self, account: DemoAccount) -> Mentor:
+        client = self._client(
+            lambda c: c.login(email=account.email, password=account.password, designation="mentor")
+        )
+        return Mentor(name=_first_name(account), user_id=account.id, client=client)
+
     def _open_learner(self, seed: DemoData, account: DemoAccount) -> Learner:
         name = _first_name(account)
-        outbox = None
-        if self._outbox_dir is not None:
-            outbox = os.path.join(self._outbox_dir, f"{name.lower()}.db")
         client = self._client(
             lambda c: c.login(
                 email=account.email,
@@ -157,7 +177,7 @@ class DemoSession:
                 designation="user",
                 admin_id=seed.admin_id,
             ),
-            outbox,
+            self._outbox(name),
         )
         return Learner(
             name=name,
@@ -171,7 +191,7 @@ class DemoSession:
     def names(self) -> dict[str, str]:
         """First names by user id."""
         names = {learner.user_id: learner.name for learner in self.learners}
-        return {self.admin.user_id: self.admin.name, **names}
+        return {self.admin.user_id: self.admin.name, self.mentor.user_id: self.mentor.name, **names}
 
     def subscribe(self, listener: ViewListener) -> None:
         """Tell ``listener`` about every change of every view, from the view's callback, and
@@ -180,7 +200,7 @@ class DemoSession:
         for view in self.views:
             view.query.subscribe(partial(_relay, listener, view))
             if view.query.data is not None:
-                listener(view, view.query.data)
+                listener(view, view.query.data, view.query.is_optimistic)
 
     def wait_loaded(self, timeout: float) -> None:
         """Block until every view has data; TimeoutError (or a fetch's error) otherwise."""
