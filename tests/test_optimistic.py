@@ -77,6 +77,32 @@ def test_a_layer_shows_over_the_server_data_and_its_rollback_keeps_a_later_chang
     assert seen == [{"xp": 10, "name": "a"}, {"xp": 10, "name": "b"}, {"xp": 0, "name": "b"}]
 
 
+def test_observers_hear_the_optimistic_mark_clear_when_the_data_stays_the_same() -> None:
+    manager = DataRefreshManager()
+    manager.set(K, {"xp": 0})
+    marks: list[tuple[Any, bool]] = []
+
+    def note(data: Any) -> None:
+        entry = manager.peek(K)
+        marks.append((data, entry is not None and entry.optimistic))
+
+    manager.subscribe(K, note)
+    first, second = _Set("xp", 10), _Set("xp", 10)
+    manager.add_layer(K, first)
+    manager.add_layer(K, second)
+    # The server confirms the prediction: its data now equals what the layers show.
+    manager.set(K, {"xp": 10})
+
+    told = len(marks)
+    manager.remove_layer(K, first)
+    # Another layer still shows: the same data, still optimistic, nothing to tell.
+    assert len(marks) == told and marks[-1] == ({"xp": 10}, True)
+    manager.remove_layer(K, second, keep=True)
+
+    # The data did not change, but it is confirmed now: a view showing the mark must hear it.
+    assert marks[told:] == [({"xp": 10}, False)]
+
+
 def test_a_layer_needs_data_and_a_kept_layer_becomes_the_data() -> None:
     manager = DataRefreshManager()
     assert not manager.add_layer(EMPTY, _Set("xp", 1))

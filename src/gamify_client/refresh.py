@@ -550,7 +550,9 @@ class DataRefreshManager:
             entry.layers.remove(layer)
             if keep:
                 entry.base = layer.apply(entry.base)
-            start = self._show(entry, before)
+            # The last layer gone, the data is no longer optimistic: observers that show the
+            # mark are told even when the server's data equals the prediction.
+            start = self._show(entry, before, changed=not entry.layers)
         if start:
             self._deliver(entry)
 
