@@ -407,6 +407,65 @@ def test_close_stops_the_listener(
 
 
 @needs_redis
+def test_an_idle_listener_pings_redis_and_still_hears_the_next_write(
+    redis_server: RedisServer,
+    channel: str,
+    processes: list[Process],
+    backend: GamifyBackend,
+    config: ClientConfig,
+    seed: DemoData,
+) -> None:
+    user = seed.users[0].id
+    writer = spawn(processes, backend, config, user)
+    reader = spawn(processes, backend, config, user)
+    writer.attach(redis_server.url, channel)
+    bridge = reader.attach(redis_server.url, channel, idle_timeout=0.05, health_check_interval=0.05)
+    admin = redis_server.client()
+
+    def listener_pinged() -> bool:
+        return any(
+            client.get("sub") == "1" and client.get("cmd") == "ping"
+            for client in admin.client_list()
+        )
+
+    wait_until(listener_pinged, what="a health-check ping from the idle listener")
+    submit(writer, seed.task_ids[0], user)
+    wait_until(lambda: reader.completed() == [seed.task_ids[0]], what="the write")
+    assert bridge.stats().malformed == 0
+    assert bridge.connected
+    admin.close()
+
+
+def test_only_message_replies_are_applied(config: ClientConfig) -> None:
+    from gamify_client.bridges.redis import _BridgeCore
+
+    received: list[bytes] = []
+    client = GamifyClient(config=config.replace(base_url=BASE))
+    core = _BridgeCore(
+        client,
+        client.refresh_manager,
+        channel="c",
+        seen_capacity=10,
+        outbox_capacity=10,
+        backoff=0.05,
+        backoff_max=1.0,
+    )
+    core.applier.receive = received.append  # type: ignore[method-assign]
+
+    for reply in (
+        [b"pong", b"redis-py-health-check"],
+        [b"subscribe", b"c", 1],
+        [b"message", b"c", b"payload"],
+        b"OK",
+        None,
+    ):
+        core.received(reply)
+
+    assert received == [b"payload"]
+    client.close()
+
+
+@needs_redis
 def test_redis_killed_and_restarted_the_bridges_reconnect_and_nothing_is_lost(
     processes: list[Process], backend: GamifyBackend, config: ClientConfig, seed: DemoData
 ) -> None:

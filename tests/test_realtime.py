@@ -352,6 +352,41 @@ def test_evolve_makes_what_model_copy_makes() -> None:
     assert evolve(stats, {}) is stats
 
 
+def test_evolve_gives_back_the_model_itself_when_nothing_changes() -> None:
+    from gamify_client.models import OverallStats
+    from gamify_client.realtime import evolve
+
+    stats = OverallStats.model_validate({"userTotalXP": 1000, "currentStreak": 2})
+
+    assert evolve(stats, {"user_total_xp": 1000, "current_streak": 2}) is stats
+    assert evolve(stats, {"user_total_xp": int("1000")}) is stats
+    changed = evolve(stats, {"user_total_xp": 1000, "current_streak": 3})
+    assert changed is not stats and changed.current_streak == 3
+    assert evolve(stats, {"not_a_field": None}) is not stats
+
+
+def test_a_remote_write_applied_again_changes_nothing_and_calls_nobody(world: World) -> None:
+    from gamify_client.resources import ALL_WRITES
+
+    key = world.dashboard_key()
+    world.manager.refresh(key, world.user.progress.dashboard)
+    seen: list[Any] = []
+    world.manager.subscribe(key, seen.append, invalidations=False)
+    result = world.user.tasks.submit(
+        world.seed.task_ids[0], user_id=world.user_id, submission_type="Text Entry", value="x"
+    )
+    patched = world.cached(key)
+    assert len(seen) == 1 and seen[0] is patched
+
+    write = ALL_WRITES["tasks.submit"]
+    world.admin.apply_remote_write(write, {"user_id": world.user_id}, result)
+
+    assert world.cached(key) is patched
+    assert len(seen) == 1
+    assert result.real_time is not None
+    assert patched.overall_stats.user_total_xp == result.real_time.new_total_xp
+
+
 def test_only_writes_count_as_in_flight_until_they_settle_or_fail() -> None:
     from gamify_client import ClientConfig
     from gamify_client.events import EventManager

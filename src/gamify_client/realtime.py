@@ -152,17 +152,25 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 _set_slot = object.__setattr__
+_ABSENT = object()
 
 
 def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model.model_copy(update=changes)`` on the path from a write's answer to its observers:
     the same result (nothing validated, the changed fields marked set), made with a fraction of
-    the work, since a patch copies a handful of models per write."""
-    if not changes:
+    the work, since a patch copies a handful of models per write. ``model`` itself comes back
+    when every change equals what it holds, so a patch that changes nothing returns the very
+    object it was given, and whoever stores the result can tell a change by identity."""
+    current = model.__dict__
+    for name, value in changes.items():
+        held = current.get(name, _ABSENT)
+        if held is not value and held != value:
+            break
+    else:
         return model
     cls = model.__class__
     copied = cls.__new__(cls)
-    fields = model.__dict__.copy()
+    fields = current.copy()
     fields.update(changes)
     _set_slot(copied, "__dict__", fields)
     _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
@@ -526,7 +534,9 @@ class RealtimeSync:
         rule, mutation = write.rule, write.name
         context = MutationContext(mutation, request, result)
         for key, patch in rule.patches(context):
-            self._manager.update(key, patch)
+            # The patches return the cached object itself when they change nothing (see
+            # ``evolve``): comparing the old and new values whole is not needed.
+            self._manager.update(key, patch, compare=False)
         keys = list(rule.invalidates(context))
         self._events.emit(rule.event, rule.payload(context))
         if self._delay > 0:
