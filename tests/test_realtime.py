@@ -365,6 +365,42 @@ def test_evolve_gives_back_the_model_itself_when_nothing_changes() -> None:
     assert evolve(stats, {"not_a_field": None}) is not stats
 
 
+@pytest.mark.parametrize("others", ["populated", "ids", "deleted"])
+def test_a_submission_marks_its_task_completed_however_the_tasks_are_named(others: str) -> None:
+    from gamify_client.models import BatchProgressSummary
+    from gamify_client.realtime import _progressed
+
+    def reference(task_id: str) -> Any:
+        if others == "ids":
+            return task_id
+        if others == "deleted" and task_id != "t2":
+            return None
+        return {"_id": task_id, "name": task_id}
+
+    progress = UserBatchProgress.model_validate(
+        {
+            "taskProgress": [
+                {"taskId": reference(f"t{n}"), "status": "not_started"} for n in range(5)
+            ],
+            "progressMetrics": {"completedTasks": 0, "totalTasks": 5},
+        }
+    )
+    summary = BatchProgressSummary(completed_tasks=1, total_tasks=5)
+
+    marked = _progressed(progress, summary, "t2")
+    untouched = _progressed(progress, None, "t9")
+
+    assert [entry.status for entry in marked.task_progress] == [
+        "not_started",
+        "not_started",
+        "completed",
+        "not_started",
+        "not_started",
+    ]
+    assert marked.progress_metrics.completed_tasks == 1
+    assert untouched is progress
+
+
 def test_a_remote_write_applied_again_changes_nothing_and_calls_nobody(world: World) -> None:
     from gamify_client.resources import ALL_WRITES
 
