@@ -9,7 +9,9 @@ its cache holds each patched value. All of them read the system-wide monotonic c
 - ``redis_propagation_{1,5,20}_p50_ms`` / ``_p95_ms``: from just before the writer sends the
   write until the LAST subscriber holds the patched dashboard, through the Redis bridge, over
   SAMPLES writes (target for 20 subscribers: p50 at most 5 ms). ``skipped`` when
-  ``redis-server`` is not installed.
+  ``redis-server`` is not installed. Each subscriber takes the time in its cache's callback and
+  sends it over a pipe of its own, from that thread: a queue would hand every report to a
+  feeder thread, a wake-up per report that takes CPU from the subscribers still applying.
 - ``sse_propagation_{1,5,20}_p50_ms`` / ``_p95_ms``: the same clock, through server push
   (``client.listen()``); the served backend pushes to every stream itself.
 - ``{redis,sse}_propagation_{1,5,20}_write_p50_ms``: the writer's own round trip in the same
@@ -27,13 +29,15 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import multiprocessing.connection
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
-from typing import Any
+from typing import Any, cast
 
 import redis
 from tests._redis_server import RedisServer, redis_server_binary
@@ -70,9 +74,9 @@ def _link(client: GamifyClient, redis_url: str | None) -> Any:
 
 
 def _subscriber(
-    index: int, base_url: str, token: str, redis_url: str | None, reports: Any, stop: Any
+    index: int, base_url: str, token: str, redis_url: str | None, report: Connection, stop: Any
 ) -> None:
-    """A subscriber: its user's dashboard in the cache, each change reported with its time."""
+    """A subscriber: its user's dashboard in the cache, each change sent with its time."""
     config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
     with GamifyClient(config=config) as client:
         link = _link(client, redis_url)
@@ -80,10 +84,10 @@ def _subscriber(
         client.refresh_manager.refresh(key, client.progress.dashboard)
         client.refresh_manager.subscribe(
             key,
-            lambda data: reports.put((index, data.overall_stats.user_total_xp, time.monotonic())),
+            lambda data: report.send((index, data.overall_stats.user_total_xp, time.monotonic())),
             invalidations=False,
         )
-        reports.put((index, _READY, time.monotonic()))
+        report.send((index, _READY, time.monotonic()))
         stop.get(timeout=DEADLINE * 10)
         link.close()
 
@@ -124,7 +128,7 @@ def _cpu_subscriber(
 
 @contextmanager
 def _processes(
-    target: Callable[..., None], arguments: list[tuple[Any, ...]], reports: Any, stop: Any
+    target: Callable[..., None], arguments: list[tuple[Any, ...]], stop: Any
 ) -> Iterator[None]:
     """Run one process per argument tuple; they end when told to stop."""
     context = _context()
@@ -184,17 +188,22 @@ def _propagation(count: int, redis_url: str | None) -> Run:
         user = seed.users[0].id
         token = backend.token_for(user)
         context = _context()
-        reports, stop = context.Queue(), context.Queue()
-        arguments = [(index, base_url, token, redis_url, reports, stop) for index in range(count)]
+        pipes = [context.Pipe(duplex=False) for _ in range(count)]
+        reports = [reader for reader, _ in pipes]
+        stop = context.Queue()
+        arguments = [
+            (index, base_url, token, redis_url, writer, stop)
+            for index, (_, writer) in enumerate(pipes)
+        ]
         config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
         delays: list[float] = []
         writes: list[float] = []
         with (
-            _processes(_subscriber, arguments, reports, stop),
+            _processes(_subscriber, arguments, stop),
             GamifyClient(config=config) as writer,
         ):
             bridge = writer.attach_bridge(redis_url) if redis_url else None
-            ready = {reports.get(timeout=DEADLINE * 2)[0] for _ in range(count)}
+            ready = {_received(report, DEADLINE * 2)[0] for report in reports}
             assert ready == set(range(count)), ready
             for task_id in task_ids:
                 # The clock starts just before the write is sent, for Redis and SSE alike.
@@ -204,7 +213,7 @@ def _propagation(count: int, redis_url: str | None) -> Run:
                 )
                 writes.append(time.monotonic() - sent)
                 assert result.real_time is not None
-                delays.append(_last_arrival(reports, count, result.real_time.new_total_xp) - sent)
+                delays.append(_last_arrival(reports, result.real_time.new_total_xp) - sent)
             if bridge is not None:
                 bridge.close()
     return Run(
@@ -213,13 +222,24 @@ def _propagation(count: int, redis_url: str | None) -> Run:
     )
 
 
-def _last_arrival(reports: Any, count: int, expected: object) -> float:
-    """When the last of ``count`` subscribers reported holding ``expected``."""
+def _received(report: Connection, timeout: float) -> Any:
+    """The next report on one subscriber's pipe; TimeoutError after ``timeout`` seconds."""
+    if not report.poll(timeout):
+        raise TimeoutError("a subscriber sent nothing")
+    return report.recv()
+
+
+def _last_arrival(reports: list[Connection], expected: object) -> float:
+    """When the last subscriber (one pipe each) reported holding ``expected``."""
     held: dict[int, float] = {}
-    while len(held) < count:
-        index, xp, held_at = reports.get(timeout=DEADLINE)
-        if xp == expected:
-            held[index] = held_at
+    while len(held) < len(reports):
+        ready = multiprocessing.connection.wait(reports, timeout=DEADLINE)
+        if not ready:
+            raise TimeoutError(f"{len(reports) - len(held)} subscriber(s) never held {expected}")
+        for report in ready:
+            index, xp, held_at = cast(Connection, report).recv()
+            if xp == expected:
+                held[index] = held_at
     return max(held.values())
 
 
@@ -258,7 +278,7 @@ def remote_apply_cpu_us(redis_url: str) -> float:
         reports, stop = context.Queue(), context.Queue()
         arguments = [(base_url, token, seed.batch_id, redis_url, first_xp, last_xp, reports, stop)]
         publisher = redis.Redis.from_url(redis_url)
-        with _processes(_cpu_subscriber, arguments, reports, stop):
+        with _processes(_cpu_subscriber, arguments, stop):
             assert reports.get(timeout=DEADLINE * 2)[0] == _READY
             start = time.monotonic()
             for number, payload in enumerate(payloads):

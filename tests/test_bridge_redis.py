@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -141,6 +141,28 @@ def spawn(
     process = Process(backend, config.replace(base_url=BASE), user_id)
     processes.append(process)
     return process
+
+
+LinkedPair = Callable[..., tuple[Process, Process, RedisBridge]]
+
+
+@pytest.fixture
+def linked_pair(request: pytest.FixtureRequest, processes: list[Process]) -> LinkedPair:
+    """Makes a writer and a reader of the first user, each with a bridge on the test's
+    channel; the reader's bridge takes the keyword options given."""
+    url = request.getfixturevalue("redis_server").url
+    channel = request.getfixturevalue("channel")
+    backend = request.getfixturevalue("backend")
+    config = request.getfixturevalue("config")
+    user = request.getfixturevalue("seed").users[0].id
+
+    def make(**reader_options: Any) -> tuple[Process, Process, RedisBridge]:
+        writer = spawn(processes, backend, config, user)
+        reader = spawn(processes, backend, config, user)
+        writer.attach(url, channel)
+        return writer, reader, reader.attach(url, channel, **reader_options)
+
+    return make
 
 
 def submit(process: Process, task_id: str, user_id: str) -> None:
@@ -381,19 +403,9 @@ def test_a_failed_publish_waits_in_the_outbox_and_keeps_its_order(
 
 
 @needs_redis
-def test_close_stops_the_listener(
-    redis_server: RedisServer,
-    channel: str,
-    processes: list[Process],
-    backend: GamifyBackend,
-    config: ClientConfig,
-    seed: DemoData,
-) -> None:
+def test_close_stops_the_listener(linked_pair: LinkedPair, seed: DemoData) -> None:
     user = seed.users[0].id
-    writer = spawn(processes, backend, config, user)
-    reader = spawn(processes, backend, config, user)
-    writer.attach(redis_server.url, channel)
-    bridge = reader.attach(redis_server.url, channel)
+    writer, reader, bridge = linked_pair()
     listener = bridge._thread
     assert listener is not None and listener.is_alive()
 
@@ -404,6 +416,56 @@ def test_close_stops_the_listener(
     assert bridge.state is BridgeState.CLOSED
     submit(writer, seed.task_ids[0], user)
     assert reader.remote_keys == [] and reader.completed() == []
+
+
+@needs_redis
+def test_an_idle_listener_pings_redis_and_still_hears_the_next_write(
+    linked_pair: LinkedPair, redis_server: RedisServer, seed: DemoData
+) -> None:
+    writer, reader, bridge = linked_pair(idle_timeout=0.05, health_check_interval=0.05)
+    admin = redis_server.client()
+
+    def listener_pinged() -> bool:
+        return any(
+            client.get("sub") == "1" and client.get("cmd") == "ping"
+            for client in admin.client_list()
+        )
+
+    wait_until(listener_pinged, what="a health-check ping from the idle listener")
+    submit(writer, seed.task_ids[0], seed.users[0].id)
+    wait_until(lambda: reader.completed() == [seed.task_ids[0]], what="the write")
+    assert bridge.stats().malformed == 0
+    assert bridge.connected
+    admin.close()
+
+
+def test_only_message_replies_are_applied(config: ClientConfig) -> None:
+    from gamify_client.bridges.redis import _BridgeCore
+
+    received: list[bytes] = []
+    client = GamifyClient(config=config.replace(base_url=BASE))
+    core = _BridgeCore(
+        client,
+        client.refresh_manager,
+        channel="c",
+        seen_capacity=10,
+        outbox_capacity=10,
+        backoff=0.05,
+        backoff_max=1.0,
+    )
+    core.applier.receive = received.append  # type: ignore[method-assign]
+
+    for reply in (
+        [b"pong", b"redis-py-health-check"],
+        [b"subscribe", b"c", 1],
+        [b"message", b"c", b"payload"],
+        b"OK",
+        None,
+    ):
+        core.received(reply)
+
+    assert received == [b"payload"]
+    client.close()
 
 
 @needs_redis

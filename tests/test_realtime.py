@@ -352,6 +352,77 @@ def test_evolve_makes_what_model_copy_makes() -> None:
     assert evolve(stats, {}) is stats
 
 
+def test_evolve_gives_back_the_model_itself_when_nothing_changes() -> None:
+    from gamify_client.models import OverallStats
+    from gamify_client.realtime import evolve
+
+    stats = OverallStats.model_validate({"userTotalXP": 1000, "currentStreak": 2})
+
+    assert evolve(stats, {"user_total_xp": 1000, "current_streak": 2}) is stats
+    assert evolve(stats, {"user_total_xp": int("1000")}) is stats
+    changed = evolve(stats, {"user_total_xp": 1000, "current_streak": 3})
+    assert changed is not stats and changed.current_streak == 3
+    assert evolve(stats, {"not_a_field": None}) is not stats
+
+
+@pytest.mark.parametrize("others", ["populated", "ids", "deleted"])
+def test_a_submission_marks_its_task_completed_however_the_tasks_are_named(others: str) -> None:
+    from gamify_client.models import BatchProgressSummary
+    from gamify_client.realtime import _progressed
+
+    def reference(task_id: str) -> Any:
+        if others == "ids":
+            return task_id
+        if others == "deleted" and task_id != "t2":
+            return None
+        return {"_id": task_id, "name": task_id}
+
+    progress = UserBatchProgress.model_validate(
+        {
+            "taskProgress": [
+                {"taskId": reference(f"t{n}"), "status": "not_started"} for n in range(5)
+            ],
+            "progressMetrics": {"completedTasks": 0, "totalTasks": 5},
+        }
+    )
+    summary = BatchProgressSummary(completed_tasks=1, total_tasks=5)
+
+    marked = _progressed(progress, summary, "t2")
+    untouched = _progressed(progress, None, "t9")
+
+    assert [entry.status for entry in marked.task_progress] == [
+        "not_started",
+        "not_started",
+        "completed",
+        "not_started",
+        "not_started",
+    ]
+    assert marked.progress_metrics.completed_tasks == 1
+    assert untouched is progress
+
+
+def test_a_remote_write_applied_again_changes_nothing_and_calls_nobody(world: World) -> None:
+    from gamify_client.resources import ALL_WRITES
+
+    key = world.dashboard_key()
+    world.manager.refresh(key, world.user.progress.dashboard)
+    seen: list[Any] = []
+    world.manager.subscribe(key, seen.append, invalidations=False)
+    result = world.user.tasks.submit(
+        world.seed.task_ids[0], user_id=world.user_id, submission_type="Text Entry", value="x"
+    )
+    patched = world.cached(key)
+    assert len(seen) == 1 and seen[0] is patched
+
+    write = ALL_WRITES["tasks.submit"]
+    world.admin.apply_remote_write(write, {"user_id": world.user_id}, result)
+
+    assert world.cached(key) is patched
+    assert len(seen) == 1
+    assert result.real_time is not None
+    assert patched.overall_stats.user_total_xp == result.real_time.new_total_xp
+
+
 def test_only_writes_count_as_in_flight_until_they_settle_or_fail() -> None:
     from gamify_client import ClientConfig
     from gamify_client.events import EventManager

@@ -119,6 +119,21 @@ def test_update_patches_the_current_value() -> None:
     assert manager.get(KEY) == ["a", "b"]
 
 
+def test_an_update_without_comparing_tells_a_change_by_identity() -> None:
+    manager = DataRefreshManager()
+    seen: list[Any] = []
+    manager.subscribe(KEY, seen.append)
+    manager.set(KEY, ["a"])
+    stored = manager.get(KEY)
+
+    assert manager.update(KEY, lambda current: current, compare=False) is stored
+    # A new object is a change, equal or not: the caller promised to return the current one
+    # when nothing changes.
+    assert manager.update(KEY, lambda current: list(current), compare=False) == ["a"]
+    assert manager.get(KEY) is not stored
+    assert seen == [["a"], ["a"]]
+
+
 def test_a_no_op_update_of_an_unknown_key_creates_no_entry() -> None:
     manager = DataRefreshManager()
     assert manager.update(KEY, lambda current: current) is None

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
@@ -37,6 +38,7 @@ from .models import (
     MutationResult,
     RealTimeData,
     Task,
+    TaskProgress,
     User,
     UserBatchProgress,
 )
@@ -152,17 +154,25 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 _set_slot = object.__setattr__
+_ABSENT = object()
 
 
 def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model.model_copy(update=changes)`` on the path from a write's answer to its observers:
     the same result (nothing validated, the changed fields marked set), made with a fraction of
-    the work, since a patch copies a handful of models per write."""
-    if not changes:
+    the work, since a patch copies a handful of models per write. ``model`` itself comes back
+    when every change equals what it holds, so a patch that changes nothing returns the very
+    object it was given, and whoever stores the result can tell a change by identity."""
+    current = model.__dict__
+    for name, value in changes.items():
+        held = current.get(name, _ABSENT)
+        if held is not value and held != value:
+            break
+    else:
         return model
     cls = model.__class__
     copied = cls.__new__(cls)
-    fields = model.__dict__.copy()
+    fields = current.copy()
     fields.update(changes)
     _set_slot(copied, "__dict__", fields)
     _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
@@ -187,15 +197,30 @@ def _progressed(
                 "total_points_earned": summary.total_points_earned,
             },
         )
-    if task_id is not None:
-        for index, entry in enumerate(progress.task_progress):
-            reference = entry.task_id
-            if reference == task_id or (isinstance(reference, Task) and reference.id == task_id):
-                entries = list(progress.task_progress)
-                entries[index] = evolve(entry, {"status": "completed"})
-                changes["task_progress"] = entries
-                break
+    index = None if task_id is None else _task_index(progress.task_progress, task_id)
+    if index is not None:
+        entries = list(progress.task_progress)
+        entries[index] = evolve(entries[index], {"status": "completed"})
+        changes["task_progress"] = entries
     return evolve(progress, changes)
+
+
+_POPULATED_TASK_ID = attrgetter("task_id.id")
+
+
+def _task_index(entries: list[TaskProgress], task_id: str) -> int | None:
+    """Where ``task_id`` sits in a progress report's task list (every task of the batch, so
+    it is searched at C speed when the tasks are populated, as the services send them)."""
+    try:
+        return list(map(_POPULATED_TASK_ID, entries)).index(task_id)
+    except ValueError:
+        return None
+    except AttributeError:
+        # Some entries name their task by id, or lost it (deleted): one by one.
+        for index, entry in enumerate(entries):
+            if _ref_id(entry.task_id) == task_id:
+                return index
+        return None
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -526,7 +551,9 @@ class RealtimeSync:
         rule, mutation = write.rule, write.name
         context = MutationContext(mutation, request, result)
         for key, patch in rule.patches(context):
-            self._manager.update(key, patch)
+            # The patches return the cached object itself when they change nothing (see
+            # ``evolve``): comparing the old and new values whole is not needed.
+            self._manager.update(key, patch, compare=False)
         keys = list(rule.invalidates(context))
         self._events.emit(rule.event, rule.payload(context))
         if self._delay > 0:

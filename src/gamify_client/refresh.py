@@ -439,13 +439,17 @@ class DataRefreshManager:
         if start:
             self._deliver(entry)
 
-    def update(self, key: Key, fn: Callable[[Any], Any]) -> Any:
+    def update(self, key: Key, fn: Callable[[Any], Any], *, compare: bool = True) -> Any:
         """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
         is none; under optimistic layers it is the server's data, which ``fn`` changes) and
         return what is stored. Returning the current value, or an equal one, is a
         no-op. ``fn`` runs outside the lock and again if the key changed meanwhile, so keep it
         pure and return a new object rather than mutating the current one. An invalidated key
         stays invalidated.
+
+        ``compare=False`` promises that ``fn`` returns ``current`` itself whenever it changes
+        nothing (the write rules' patches do): any other object is then stored as a change
+        without comparing the two, which saves the comparison on every remote write.
         """
         while True:
             with self._lock:
@@ -455,7 +459,7 @@ class DataRefreshManager:
             data = fn(current)
             # A real change differs early (a patch changes the first fields it meets), so this
             # costs little; only an equal answer is compared whole, and then nobody is called.
-            if not differs(current, data):
+            if data is current or (compare and not differs(current, data)):
                 return current
             with self._lock:
                 now = self._clock()

@@ -63,6 +63,10 @@ REDIS_URL_VARIABLE = "GAMIFY_REDIS_URL"
 # Redis errors and the socket errors under them both mean "the connection is gone".
 _CONNECTION_ERRORS = (redis.RedisError, OSError)
 
+# The listening connection speaks RESP2: there a message is a plain reply, where RESP3 makes
+# it a push notification that redis-py logs (formatting the whole message) on its way.
+_SUBSCRIBER_PROTOCOL = 2
+
 _ClientT = TypeVar("_ClientT", bound="GamifyClient | AsyncGamifyClient")
 
 
@@ -204,6 +208,12 @@ class _BridgeCore:
             logger.error("the Redis listener of %s failed", self.channel, exc_info=error)
         return self.reconnect_backoff.next_delay()
 
+    def received(self, reply: Any) -> None:
+        """Apply a reply read off the subscribed connection when it is a message; the other
+        replies (the answers to health-check pings) carry no write."""
+        if type(reply) is list and len(reply) == 3 and reply[0] == b"message":
+            self.applier.receive(reply[2])
+
     def close(self) -> None:
         with self._lock:
             self.state = BridgeState.CLOSED
@@ -325,7 +335,9 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
             socket_timeout=self._connect_timeout,
             **options,
         )
-        self._subscriber = redis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **options)
+        self._subscriber = redis.Redis.from_url(
+            redis_url, retry=Retry(NoBackoff(), 0), protocol=_SUBSCRIBER_PROTOCOL, **options
+        )
         self._thread: threading.Thread | None = None
         self._publisher_thread: threading.Thread | None = None
         self._outgoing = threading.Event()
@@ -442,10 +454,22 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
                 return
 
     def _receive(self, pubsub: redis.client.PubSub) -> None:
+        # Straight off the connection: ``get_message`` polls the socket, retries and wraps
+        # every message on its way, which cost more than applying the write. A read that
+        # waits ``idle_timeout`` in vain sends the health-check ping when one is due; replies
+        # already buffered are read without touching the socket.
+        connection = pubsub.connection
+        if connection is None:
+            raise redis.ConnectionError("the subscription has no connection")
         while not self._closing.is_set():
-            message = pubsub.get_message(timeout=self._idle_timeout)
-            if message is not None and message["type"] == "message":
-                self._core.applier.receive(message["data"])
+            try:
+                reply = connection.read_response(
+                    disconnect_on_error=False, timeout=self._idle_timeout
+                )
+            except redis.TimeoutError:
+                pubsub.check_health()
+                continue
+            self._core.received(reply)
 
 
 class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
@@ -461,7 +485,7 @@ class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
             **options,
         )
         self._subscriber = redis_asyncio.Redis.from_url(
-            redis_url, retry=AsyncRetry(NoBackoff(), 0), **options
+            redis_url, retry=AsyncRetry(NoBackoff(), 0), protocol=_SUBSCRIBER_PROTOCOL, **options
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -555,7 +579,16 @@ class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
                     return
 
     async def _receive(self, pubsub: redis_asyncio.client.PubSub) -> None:
+        # As the blocking bridge reads: straight off the connection (None after a read that
+        # waited ``idle_timeout`` in vain).
+        connection = pubsub.connection
+        if connection is None:
+            raise redis.ConnectionError("the subscription has no connection")
         while True:
-            message = await pubsub.get_message(timeout=self._idle_timeout)
-            if message is not None and message["type"] == "message":
-                self._core.applier.receive(message["data"])
+            reply = await connection.read_response(
+                disconnect_on_error=False, timeout=self._idle_timeout
+            )
+            if reply is None:
+                await pubsub.check_health()
+                continue
+            self._core.received(reply)
