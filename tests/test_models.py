@@ -33,6 +33,7 @@ from gamify_client.models import (
     User,
     UserBatchProgress,
     UserProfile,
+    ref_id,
 )
 
 USER_ID = "65f0c1a2b3c4d5e6f7a8b903"
@@ -446,3 +447,21 @@ def test_reports_equal_whatever_their_bookkeeping_and_differ_in_any_other_field(
     assert extra != dashboard
     assert missing != dashboard
     assert dashboard != wire_dashboard()
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("6b0e386bb188e6d731e883bb", "6b0e386bb188e6d731e883bb"),
+        ({"_id": "6b0e386bb188e6d731e883bb", "name": "Demo"}, "6b0e386bb188e6d731e883bb"),
+        (None, None),
+        (42, None),
+    ],
+    ids=["id string", "populated document", "null (deleted)", "wrong type"],
+)
+def test_ref_id_reads_an_id_string_or_a_populated_document(
+    reference: Any, expected: str | None
+) -> None:
+    if isinstance(reference, dict):
+        reference = Batch.model_validate(reference)
+    assert ref_id(reference) == expected

@@ -102,7 +102,18 @@ __all__ = [
     "UserProgressReport",
     "UsersListing",
     "VolatileModel",
+    "ref_id",
 ]
+
+
+def ref_id(reference: object) -> str | None:
+    """The id a reference names: the service sends a reference (a task's ``batch``, a
+    progress's ``taskId``, a batch's ``users``) as an id string, or populated as the document
+    itself, depending on the route; None when it names nothing (null, or a deleted document)."""
+    if isinstance(reference, str):
+        return reference
+    found = getattr(reference, "id", None)
+    return found if isinstance(found, str) else None
 
 
 def _as_aware(value: datetime) -> datetime:

@@ -39,6 +39,7 @@ from .models import (
     Task,
     User,
     UserBatchProgress,
+    ref_id,
 )
 from .realtime import evolve
 from .refresh import DataRefreshManager
@@ -365,16 +366,12 @@ Prediction = Callable[[PredictionContext], Sequence[tuple[Key, Callable[[Any], A
 what it will show (returning the same object means no change)."""
 
 
-def _ref_id(reference: object) -> str | None:
-    return reference if isinstance(reference, str) else getattr(reference, "id", None)
-
-
 def _task_points(context: PredictionContext, task_id: str) -> tuple[int, str | None]:
     """The task's points and batch, from the cached task list."""
     tasks = context.shown(CacheKey.TASKS)
     for task in tasks if isinstance(tasks, list) else ():
         if isinstance(task, Task) and task.id == task_id:
-            return task.points, _ref_id(task.batch)
+            return task.points, ref_id(task.batch)
     return 0, None
 
 
@@ -383,7 +380,7 @@ def _completed(progress: UserBatchProgress, task_id: str, points: int) -> UserBa
     is not in it or was completed already."""
     entries = list(progress.task_progress)
     for index, entry in enumerate(entries):
-        if _ref_id(entry.task_id) != task_id:
+        if ref_id(entry.task_id) != task_id:
             continue
         if entry.status == "completed":
             return progress
@@ -410,7 +407,7 @@ def _completed_in(
     """``rows`` with the task completed in those whose ``owner`` (``user_id``, ``batch_id``)
     is ``wanted``; ``rows`` itself when none changed."""
     changed = [
-        _completed(row, task_id, points) if _ref_id(getattr(row, owner)) == wanted else row
+        _completed(row, task_id, points) if ref_id(getattr(row, owner)) == wanted else row
         for row in rows
     ]
     return rows if all(new is old for new, old in zip(changed, rows, strict=True)) else changed
@@ -551,7 +548,7 @@ def _predict_enroll(context: PredictionContext) -> Sequence[tuple[Key, Callable[
     def joined(batch: Any) -> Any:
         if not isinstance(batch, Batch) or batch.id != batch_id:
             return batch
-        if any(_ref_id(member) == user_id for member in batch.users):
+        if any(ref_id(member) == user_id for member in batch.users):
             return batch
         return evolve(batch, {"users": [*batch.users, user_id]})
 
@@ -563,7 +560,7 @@ def _predict_enroll(context: PredictionContext) -> Sequence[tuple[Key, Callable[
     def available(shown: Any) -> Any:
         if not isinstance(shown, list):
             return shown
-        return [batch for batch in shown if _ref_id(batch) != batch_id]
+        return [batch for batch in shown if ref_id(batch) != batch_id]
 
     return [
         ((CacheKey.BATCH, batch_id), member),

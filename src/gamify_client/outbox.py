@@ -53,7 +53,7 @@ from .errors import (
 )
 from .events import Event, EventManager
 from .keys import Key, key_starts_with
-from .models import Batch, MutationResult, Task, User
+from .models import Batch, MutationResult, ref_id
 from .realtime import WRITES, MutationContext, Write
 from .resources.batches import get_batch
 from .resources.tasks import get_submission, list_tasks
@@ -183,21 +183,17 @@ class _EffectProbe:
     found: Callable[[Operation, Any], bool]
 
 
-def _ref_id(value: object) -> object:
-    return value.id if isinstance(value, Task | Batch | User) else value
-
-
 def _task_named(operation: Operation, tasks: Any) -> bool:
     body = operation.json if isinstance(operation.json, Mapping) else {}
     name, batch = body.get("name"), body.get("batch")
     return any(
-        task.name == name and (batch is None or _ref_id(task.batch) == batch) for task in tasks
+        task.name == name and (batch is None or ref_id(task.batch) == batch) for task in tasks
     )
 
 
 def _enrolled(operation: Operation, batch: Any) -> bool:
     user = operation.context.get("user_id")
-    return isinstance(batch, Batch) and any(_ref_id(member) == user for member in batch.users)
+    return isinstance(batch, Batch) and any(ref_id(member) == user for member in batch.users)
 
 
 _PROBES: dict[str, _EffectProbe] = {

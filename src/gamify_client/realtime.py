@@ -41,6 +41,7 @@ from .models import (
     TaskProgress,
     User,
     UserBatchProgress,
+    ref_id,
 )
 from .refresh import DataRefreshManager
 
@@ -113,12 +114,6 @@ def _first_id(*candidates: Any) -> str | None:
         if isinstance(candidate, str) and candidate:
             return candidate
     return None
-
-
-def _ref_id(reference: object) -> str | None:
-    if isinstance(reference, str):
-        return reference
-    return getattr(reference, "id", None)
 
 
 def scoped(family: CacheKey, *ids: str | None) -> Key:
@@ -218,7 +213,7 @@ def _task_index(entries: list[TaskProgress], task_id: str) -> int | None:
     except AttributeError:
         # Some entries name their task by id, or lost it (deleted): one by one.
         for index, entry in enumerate(entries):
-            if _ref_id(entry.task_id) == task_id:
+            if ref_id(entry.task_id) == task_id:
                 return index
         return None
 
@@ -237,7 +232,7 @@ def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
         batches = list(dashboard.batch_progress)
         summary = real_time.batch_progress
         for index, progress in enumerate(batches):
-            if summary is None or _ref_id(progress.batch_id) != real_time.batch_id:
+            if summary is None or ref_id(progress.batch_id) != real_time.batch_id:
                 continue
             old = progress.progress_metrics
             stats["total_completed_tasks"] = dashboard.overall_stats.total_completed_tasks + (
@@ -274,7 +269,7 @@ def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | No
             return report
         students = [
             _progressed(progress, real_time.batch_progress, task_id)
-            if _ref_id(progress.user_id) == user_id
+            if ref_id(progress.user_id) == user_id
             else progress
             for progress in report.students_progress
         ]
@@ -293,7 +288,7 @@ def _patch_user_xp(xps: int) -> Patch:
 
 def _patch_append_task(task: Task) -> Patch:
     def patch(tasks: Any) -> Any:
-        if not isinstance(tasks, list) or any(_ref_id(known) == task.id for known in tasks):
+        if not isinstance(tasks, list) or any(ref_id(known) == task.id for known in tasks):
             return tasks
         return [*tasks, task]
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import math
 
-from ..models import Dashboard, TaskProgress, UserBatchProgress
+from ..models import Dashboard, TaskProgress, UserBatchProgress, ref_id
 
-
-def ref_id(reference: object) -> str | None:
-    """The id of a reference that may be an id string or a populated document."""
-    if isinstance(reference, str):
-        return reference
-    found = getattr(reference, "id", None)
-    return found if isinstance(found, str) else None
+__all__ = ["batch_entry", "expected_percentage", "ref_id", "task_entry", "task_status"]
 
 
 def expected_percentage(completed: int, total: int) -> int:

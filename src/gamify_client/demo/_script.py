@@ -18,7 +18,7 @@ from ..client import GamifyClient
 from ..errors import APITimeoutError
 from ..events import Event, EventManager
 from ..keys import CacheKey
-from ..models import BatchProgressReport, Dashboard, ProgressMetrics, Task
+from ..models import BatchProgressReport, Dashboard, ProgressMetrics, Task, ref_id
 from ..optimistic import OptimisticConflict
 from ..outbox import WriteQueued
 from ..resources.tasks import SubmissionType
@@ -56,15 +56,11 @@ class Step:
 # Reading the views' data
 
 
-def _ref_id(reference: object) -> str | None:
-    return reference if isinstance(reference, str) else getattr(reference, "id", None)
-
-
 def _in_batch(dashboard: object, batch_id: str) -> ProgressMetrics | None:
     if not isinstance(dashboard, Dashboard):
         return None
     for progress in dashboard.batch_progress:
-        if _ref_id(progress.batch_id) == batch_id:
+        if ref_id(progress.batch_id) == batch_id:
             return progress.progress_metrics
     return None
 
@@ -73,7 +69,7 @@ def _student(report: object, user_id: str) -> ProgressMetrics | None:
     if not isinstance(report, BatchProgressReport):
         return None
     for progress in report.students_progress:
-        if _ref_id(progress.user_id) == user_id:
+        if ref_id(progress.user_id) == user_id:
             return progress.progress_metrics
     return None
 
@@ -103,7 +99,7 @@ def _batch_users(batches: object, batch_id: str) -> int | None:
     if not isinstance(batches, list):
         return None
     for batch in batches:
-        if _ref_id(batch) == batch_id:
+        if ref_id(batch) == batch_id:
             return len(batch.users)
     return None
 
