@@ -38,7 +38,7 @@ from gamify_client import (
     MissingExtraError,
     ResponseValidationError,
 )
-from gamify_client._aiohttp import ClassifiedTransport, _classified
+from gamify_client._aiohttp import AiohttpTransport, classified
 from gamify_client.config import HTTP_BACKENDS
 from gamify_client.realtime import WRITES
 from gamify_client.testing import DemoData, GamifyBackend
@@ -219,7 +219,7 @@ async def test_the_argument_the_setting_and_the_environment_choose_aiohttp(
     monkeypatch.setenv("GAMIFY_HTTP_BACKEND", " HTTPX ")
     default = AsyncGamifyClient()
     for client in chosen:
-        assert isinstance(client._http._transport, ClassifiedTransport)
+        assert isinstance(client._http._transport, AiohttpTransport)
         assert client.config.http_backend == "aiohttp"
     assert default.config.http_backend == "httpx"
     assert type(default._http._transport) is httpx.AsyncHTTPTransport
@@ -292,7 +292,7 @@ async def test_copies_share_the_pool_and_closing_a_copy_keeps_it_open(
 async def test_close_closes_the_aiohttp_session(served: str) -> None:
     client = AsyncGamifyClient(base_url=served, http_backend="aiohttp")
     await client.tasks.list()
-    session = client._http._transport._inner.client  # type: ignore[attr-defined]
+    session = client._http._transport.client  # type: ignore[attr-defined]
     assert isinstance(session, aiohttp.ClientSession) and not session.closed
     await client.close()
     assert session.closed and client._http.is_closed
@@ -470,10 +470,10 @@ def test_aiohttp_failures_are_classified_by_what_was_sent(
     wrapped = httpx.ConnectTimeout("as httpx-aiohttp maps it")
     wrapped.__cause__ = failure
     for seen in (failure, wrapped):
-        mapped = _classified(seen, request)
+        mapped = classified(seen, request)
         assert type(mapped) is expected
         assert mapped.request is request
-    assert _classified(ValueError("not aiohttp"), request) is None
+    assert classified(ValueError("not aiohttp"), request) is None
 
 
 @pytest.mark.parametrize("http_backend", ["httpx", "aiohttp"])

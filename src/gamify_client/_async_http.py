@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 
-from ._aiohttp import aiohttp_transport
-from .config import ClientConfig
+from .config import ClientConfig, MissingExtraError
 
-__all__ = ["CookielessAsyncClient", "async_http_client"]
+__all__ = ["AIOHTTP_INSTALL_HINT", "CookielessAsyncClient", "async_http_client"]
+
+AIOHTTP_INSTALL_HINT = "pip install 'gamify-client[aiohttp]'"
 
 
 class _NoCookies(httpx.Cookies):
@@ -44,7 +45,22 @@ class CookielessAsyncClient(httpx.AsyncClient):
         self._given_cookies = _NoCookies(cookies)
 
 
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """The aiohttp transport; a :class:`MissingExtraError` naming the pip command when the
+    extra is not installed."""
+    try:
+        import aiohttp  # noqa: F401
+        import httpx_aiohttp  # noqa: F401
+    except ImportError as err:
+        raise MissingExtraError(
+            f"http_backend='aiohttp' needs the aiohttp extra: {AIOHTTP_INSTALL_HINT} ({err})"
+        ) from err
+    from ._aiohttp import AiohttpTransport
+
+    return AiohttpTransport()
+
+
 def async_http_client(settings: ClientConfig) -> httpx.AsyncClient:
     """The async client's own pool, on the transport ``settings.http_backend`` names."""
-    transport = aiohttp_transport() if settings.http_backend == "aiohttp" else None
+    transport = _aiohttp_transport() if settings.http_backend == "aiohttp" else None
     return CookielessAsyncClient(timeout=settings.timeout, transport=transport)
