@@ -129,10 +129,16 @@ class AiohttpTransport(_HttpxAiohttpTransport):
         extensions = {"http_version": _HTTP_1_1}
         if answer.reason:
             extensions["reason_phrase"] = answer.reason.encode()
-        return httpx.Response(
+        response = httpx.Response(
             answer.status,
             headers=answer.raw_headers,
             stream=httpx.ByteStream(body),
             request=request,
             extensions=extensions,
         )
+        if "content-encoding" not in response.headers:
+            # Nothing to decode, so reading cannot fail: read now, in one synchronous step,
+            # and the client's ``aread`` finds the content there. An encoded body is left
+            # to ``aread``, where a broken one is a decoding error with the answer at hand.
+            response.read()
+        return response
