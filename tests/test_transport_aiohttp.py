@@ -10,6 +10,7 @@ other async client made without an ``http_client`` picks aiohttp from the enviro
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import socketserver
 import sys
@@ -497,3 +498,59 @@ async def test_a_cookie_an_answer_sets_is_never_sent_back(
     for request in _RawAnswer.received:
         assert b"authorization: Bearer a.b.c" in request.lower().replace(b"bearer", b"Bearer")
         assert b"cookie" not in request.lower()
+
+
+async def test_a_gzip_answer_is_decoded(raw_server: Callable[[bytes], str]) -> None:
+    body = gzip.compress(b"[]")
+    url = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    async with AsyncGamifyClient(config=_settings(url, max_retries=0)) as client:
+        assert await client.tasks.list() == []
+
+
+# The transport reads answers whole and keeps a connection per call in flight.
+
+
+async def test_the_transport_hands_over_an_answer_read_whole(served: str, demo: DemoData) -> None:
+    transport = AiohttpTransport()
+    request = httpx.Request("GET", f"{served}/api/task/{demo.task_ids[0]}")
+    response = await transport.handle_async_request(request)
+    assert response.is_stream_consumed and response.is_closed
+    assert response.json()["_id"] == demo.task_ids[0]
+    assert response.request is request and response.http_version == "HTTP/1.1"
+    await transport.aclose()
+
+
+class _AllAtOnce(socketserver.BaseRequestHandler):
+    """Answers only once ``barrier.parties`` requests are in at the same time; a request
+    that waited too long for the others gets no answer."""
+
+    barrier = threading.Barrier(16)
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        try:
+            self.barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            return
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]"
+        )
+
+
+@pytest.mark.parametrize("in_flight", [16, 64])
+async def test_calls_in_flight_each_get_a_connection_at_once(in_flight: int) -> None:
+    _AllAtOnce.barrier = threading.Barrier(in_flight)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AllAtOnce)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        async with AsyncGamifyClient(config=_settings(url, max_retries=0)) as client:
+            answers = await asyncio.gather(*(client.tasks.list() for _ in range(in_flight)))
+        assert answers == [[]] * in_flight
+    finally:
+        server.shutdown()
+        server.server_close()
