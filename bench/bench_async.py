@@ -23,6 +23,8 @@ so ``n`` calls are in flight.
 - ``async_client_core_share_16_in_flight``: the client's CPU time over wall time at 16 in
   flight over aiohttp: near 1.0 it had a core to itself and was the limit; well below, other
   processes on the machine held the cores, and the ratio says more about them than the client.
+- ``async_client_wait_share_16_in_flight``: the share of that wall time the client was ready
+  to run but waited for a core held by another process (Linux's scheduler statistics).
 - ``async_16_over_1_ratio_one_core``: the time of a call at 1 in flight over the client's
   CPU time per call at 16 (median of rounds): the ratio the client reaches at 16 in flight
   when it has one core to itself, whatever else runs on the machine.
@@ -57,16 +59,19 @@ CALLS_PER_WINDOW = 480
 IN_FLIGHT = (1, 16)
 client_cpu = attrgetter("client_cpu")
 server_cpu = attrgetter("server_cpu")
+client_wait = attrgetter("client_wait")
 
 
 @dataclass
 class _Window:
-    """One window of ``CALLS_PER_WINDOW`` calls: its wall time and the CPU time the client
-    and the server spent on it, in seconds."""
+    """One window of ``CALLS_PER_WINDOW`` calls: its wall time, the CPU time the client and
+    the server spent on it, and how long the client was ready to run but had no core, in
+    seconds."""
 
     wall: float
     client_cpu: float
     server_cpu: float
+    client_wait: float
 
 
 @dataclass
@@ -160,6 +165,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _seconds_waiting_for_a_core() -> float:
+    """How long this process's thread has been ready to run but waiting for a core (Linux's
+    scheduler statistics), 0.0 where they are missing."""
+    try:
+        with open("/proc/thread-self/schedstat") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 async def _window(
     client: AsyncGamifyClient, ids: Iterator[str], in_flight: int, server_pid: int
 ) -> _Window:
@@ -171,11 +186,13 @@ async def _window(
             await client.tasks.get(next(ids))
 
     cpu, server_cpu, start = time.process_time(), _cpu_seconds(server_pid), time.perf_counter()
+    waited = _seconds_waiting_for_a_core()
     await asyncio.gather(*(caller() for _ in range(in_flight)))
     return _Window(
         wall=time.perf_counter() - start,
         client_cpu=time.process_time() - cpu,
         server_cpu=_cpu_seconds(server_pid) - server_cpu,
+        client_wait=_seconds_waiting_for_a_core() - waited,
     )
 
 
@@ -215,6 +232,7 @@ async def _measure(base_url: str, server_pid: int, task_ids: list[str]) -> dict[
         "async_client_cpu_us_per_call_1_in_flight": aiohttp.per_call(1, client_cpu),
         "async_client_cpu_us_per_call_httpx": httpx.per_call(16, client_cpu),
         "async_client_core_share_16_in_flight": aiohttp.share(16, client_cpu),
+        "async_client_wait_share_16_in_flight": aiohttp.share(16, client_wait),
         "async_server_cpu_us_per_call": aiohttp.per_call(16, server_cpu),
         "async_server_cpu_share_16_in_flight": aiohttp.share(16, server_cpu),
     }
