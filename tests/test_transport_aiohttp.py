@@ -10,6 +10,7 @@ other async client made without an ``http_client`` picks aiohttp from the enviro
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import socketserver
 import sys
@@ -38,7 +39,7 @@ from gamify_client import (
     MissingExtraError,
     ResponseValidationError,
 )
-from gamify_client._aiohttp import ClassifiedTransport, _classified
+from gamify_client._aiohttp import AiohttpTransport, classified
 from gamify_client.config import HTTP_BACKENDS
 from gamify_client.realtime import WRITES
 from gamify_client.testing import DemoData, GamifyBackend
@@ -219,7 +220,7 @@ async def test_the_argument_the_setting_and_the_environment_choose_aiohttp(
     monkeypatch.setenv("GAMIFY_HTTP_BACKEND", " HTTPX ")
     default = AsyncGamifyClient()
     for client in chosen:
-        assert isinstance(client._http._transport, ClassifiedTransport)
+        assert isinstance(client._http._transport, AiohttpTransport)
         assert client.config.http_backend == "aiohttp"
     assert default.config.http_backend == "httpx"
     assert type(default._http._transport) is httpx.AsyncHTTPTransport
@@ -292,7 +293,7 @@ async def test_copies_share_the_pool_and_closing_a_copy_keeps_it_open(
 async def test_close_closes_the_aiohttp_session(served: str) -> None:
     client = AsyncGamifyClient(base_url=served, http_backend="aiohttp")
     await client.tasks.list()
-    session = client._http._transport._inner.client  # type: ignore[attr-defined]
+    session = client._http._transport.client  # type: ignore[attr-defined]
     assert isinstance(session, aiohttp.ClientSession) and not session.closed
     await client.close()
     assert session.closed and client._http.is_closed
@@ -470,10 +471,10 @@ def test_aiohttp_failures_are_classified_by_what_was_sent(
     wrapped = httpx.ConnectTimeout("as httpx-aiohttp maps it")
     wrapped.__cause__ = failure
     for seen in (failure, wrapped):
-        mapped = _classified(seen, request)
+        mapped = classified(seen, request)
         assert type(mapped) is expected
         assert mapped.request is request
-    assert _classified(ValueError("not aiohttp"), request) is None
+    assert classified(ValueError("not aiohttp"), request) is None
 
 
 @pytest.mark.parametrize("http_backend", ["httpx", "aiohttp"])
@@ -497,3 +498,59 @@ async def test_a_cookie_an_answer_sets_is_never_sent_back(
     for request in _RawAnswer.received:
         assert b"authorization: Bearer a.b.c" in request.lower().replace(b"bearer", b"Bearer")
         assert b"cookie" not in request.lower()
+
+
+async def test_a_gzip_answer_is_decoded(raw_server: Callable[[bytes], str]) -> None:
+    body = gzip.compress(b"[]")
+    url = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    async with AsyncGamifyClient(config=_settings(url, max_retries=0)) as client:
+        assert await client.tasks.list() == []
+
+
+# The transport reads answers whole and keeps a connection per call in flight.
+
+
+async def test_the_transport_hands_over_an_answer_read_whole(served: str, demo: DemoData) -> None:
+    transport = AiohttpTransport()
+    request = httpx.Request("GET", f"{served}/api/task/{demo.task_ids[0]}")
+    response = await transport.handle_async_request(request)
+    assert response.is_stream_consumed and response.is_closed
+    assert response.json()["_id"] == demo.task_ids[0]
+    assert response.request is request and response.http_version == "HTTP/1.1"
+    await transport.aclose()
+
+
+class _AllAtOnce(socketserver.BaseRequestHandler):
+    """Answers only once ``barrier.parties`` requests are in at the same time; a request
+    that waited too long for the others gets no answer."""
+
+    barrier = threading.Barrier(16)
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        try:
+            self.barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            return
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]"
+        )
+
+
+@pytest.mark.parametrize("in_flight", [16, 64])
+async def test_calls_in_flight_each_get_a_connection_at_once(in_flight: int) -> None:
+    _AllAtOnce.barrier = threading.Barrier(in_flight)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AllAtOnce)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        async with AsyncGamifyClient(config=_settings(url, max_retries=0)) as client:
+            answers = await asyncio.gather(*(client.tasks.list() for _ in range(in_flight)))
+        assert answers == [[]] * in_flight
+    finally:
+        server.shutdown()
+        server.server_close()
