@@ -77,18 +77,20 @@ class _Decoded:
     read, since many written documents (a submission) are not read again soon.
     """
 
-    __slots__ = ("_doc", "_image", "_text")
+    __slots__ = ("_doc", "_fast", "_image", "_text")
 
-    def __init__(self, text: str | None, doc: Doc | None = None) -> None:
+    def __init__(self, text: str | None, doc: Doc | None = None, *, fast: bool = False) -> None:
         self._text = text
         self._doc = doc
+        self._fast = fast
+        """The text was written by this process's orjson, which may read it back."""
         self._image: bytes | None = None
 
     @property
     def doc(self) -> Doc:
         if self._doc is None:
             assert self._text is not None
-            self._doc = _json.decode(self._text)
+            self._doc = _json.decode(self._text, fast=self._fast)
         return self._doc
 
     def copy(self) -> Doc:
@@ -109,6 +111,9 @@ class DocumentStore:
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._depth = 0
+        self._begun = False
+        """Whether this transaction has opened SQLite's: a read the cache answers needs none."""
+        self._generation = 0
         self._decoded: dict[_Key, _Decoded] = {}
         """Committed documents, oldest first."""
         self._written: dict[_Key, _Decoded | None] = {}
@@ -144,19 +149,34 @@ class DocumentStore:
                 finally:
                     self._depth -= 1
                 return
-            self._connection.execute("BEGIN")
             self._depth = 1
             try:
                 yield self
             except BaseException:
-                self._connection.execute("ROLLBACK")
+                if self._begun:
+                    self._connection.execute("ROLLBACK")
                 raise
             else:
-                self._connection.execute("COMMIT")
-                self._keep_written()
+                if self._begun:
+                    self._connection.execute("COMMIT")
+                if self._written:
+                    self._generation += 1
+                    self._keep_written()
             finally:
                 self._written.clear()
                 self._depth = 0
+                self._begun = False
+
+    @property
+    def generation(self) -> int:
+        """How many transactions have committed a write: whatever was read from the store while
+        it stays the same still holds."""
+        return self._generation
+
+    @property
+    def has_pending_writes(self) -> bool:
+        """The current transaction has written something it has not committed yet."""
+        return bool(self._written)
 
     def _keep_written(self) -> None:
         """Move the committed transaction's writes into the cache."""
@@ -194,9 +214,15 @@ class DocumentStore:
         self._remember(key, decoded)
         return decoded
 
-    def _cursor(self) -> sqlite3.Connection:
+    def _require_transaction(self) -> None:
         if not self._depth:
             raise NotInTransactionError("use the store inside `with store.transaction():`")
+
+    def _cursor(self) -> sqlite3.Connection:
+        self._require_transaction()
+        if not self._begun:
+            self._connection.execute("BEGIN")
+            self._begun = True
         return self._connection
 
     @staticmethod
@@ -212,25 +238,25 @@ class DocumentStore:
         fields = collection.indexed_fields
         columns = "".join(f', "{field}"' for field in fields)
         marks = ", ?" * len(fields)
-        text = _dump(doc)
+        text, fast = _dump(doc)
         self._cursor().execute(
             f'INSERT INTO "{collection}" (id, doc{columns}) VALUES (?, ?{marks})',
             [doc["_id"], text, *self._index_values(collection, doc)],
         )
-        self._written[(collection, doc["_id"])] = _Decoded(text)
+        self._written[(collection, doc["_id"])] = _Decoded(text, fast=fast)
         return doc
 
     def save(self, collection: Collection, doc: Doc) -> Doc:
         """Replace the stored document that has ``doc``'s ``_id`` by ``doc``."""
         fields = collection.indexed_fields
         assignments = "".join(f', "{field}" = ?' for field in fields)
-        text = _dump(doc)
+        text, fast = _dump(doc)
         updated = self._cursor().execute(
             f'UPDATE "{collection}" SET doc = ?{assignments} WHERE id = ?',
             [text, *self._index_values(collection, doc), doc["_id"]],
         )
         if updated.rowcount:
-            self._written[(collection, doc["_id"])] = _Decoded(text)
+            self._written[(collection, doc["_id"])] = _Decoded(text, fast=fast)
         return doc
 
     @property
@@ -247,7 +273,8 @@ class DocumentStore:
         if current is None:
             return doc
         # The changed fields travel as one JSON object (?1); SQLite sets each from it.
-        changes = _json.encode({name: doc[name] for name in fields}).decode()
+        encoded, fast = _json.encode_checked({name: doc[name] for name in fields})
+        changes = encoded.decode()
         paths = ", ".join(f"'$.\"{name}\"', ?1 -> '$.\"{name}\"'" for name in fields)
         assignments = "".join(f', "{field}" = ?' for field in collection.indexed_fields)
         self._cursor().execute(
@@ -257,7 +284,7 @@ class DocumentStore:
         # What a read of the new row gives: the stored fields, and the changed ones as their
         # JSON reads back.
         updated = dict(current.doc)
-        updated.update(_json.decode(changes))
+        updated.update(_json.decode(encoded, fast=fast))
         self._written[(collection, doc["_id"])] = _Decoded(None, updated)
         return doc
 
@@ -269,7 +296,7 @@ class DocumentStore:
     def peek(self, collection: Collection, doc_id: str) -> Doc | None:
         """The document with ``_id`` ``doc_id``, or None, without a copy: for reading only,
         within the transaction (the store shares it; changing it would corrupt every read)."""
-        self._cursor()
+        self._require_transaction()
         decoded = self._decoded_doc(collection, doc_id)
         return None if decoded is None else decoded.doc
 
@@ -334,5 +361,6 @@ class DocumentStore:
             self._decoded.clear()
 
 
-def _dump(doc: Doc) -> str:
-    return _json.encode(doc).decode()
+def _dump(doc: Doc) -> tuple[str, bool]:
+    encoded, fast = _json.encode_checked(doc)
+    return encoded.decode(), fast
