@@ -77,27 +77,33 @@ class _Decoded:
     read, since many written documents (a submission) are not read again soon.
     """
 
-    __slots__ = ("_doc", "_fast", "_image", "_text")
+    __slots__ = ("_copied", "_doc", "_fast", "_image", "_text")
 
-    def __init__(self, text: str | None, doc: Doc | None = None, *, fast: bool = False) -> None:
+    def __init__(self, text: str, *, fast: bool = False) -> None:
         self._text = text
-        self._doc = doc
+        self._doc: Doc | None = None
         self._fast = fast
         """The text was written by this process's orjson, which may read it back."""
+        self._copied = False
         self._image: bytes | None = None
 
     @property
     def doc(self) -> Doc:
         if self._doc is None:
-            assert self._text is not None
             self._doc = _json.decode(self._text, fast=self._fast)
         return self._doc
 
     def copy(self) -> Doc:
         if self._image is None:
+            if self._fast and not self._copied:
+                # A document written here is often read once to be changed again (a task by its
+                # next submission): orjson reading its text costs less than an image made and read.
+                self._copied = True
+                copied: Doc = _json.decode(self._text, fast=True)
+                return copied
             self._image = marshal.dumps(self.doc)
-        copied: Doc = marshal.loads(self._image)
-        return copied
+        image_copy: Doc = marshal.loads(self._image)
+        return image_copy
 
 
 class NotInTransactionError(RuntimeError):
@@ -265,27 +271,18 @@ class DocumentStore:
         return len(self._decoded)
 
     def save_fields(self, collection: Collection, doc: Doc, fields: tuple[str, ...]) -> Doc:
-        """Store ``doc``, which differs from the stored document only in its top-level
-        ``fields``: only those are encoded and written (a submission changes a few fields of
-        a user, a task and a progress; their other fields, and the other entries of a list, are
-        neither encoded nor decoded again)."""
+        """Store ``doc``'s top-level ``fields`` into the stored document with its ``_id``; its
+        other fields stay as stored (a submission changes a few fields of a user, a task and a
+        progress, and says which)."""
         current = self._decoded_doc(collection, doc["_id"])
         if current is None:
             return doc
-        # The changed fields travel as one JSON object (?1); SQLite sets each from it.
-        encoded, fast = _json.encode_checked({name: doc[name] for name in fields})
-        changes = encoded.decode()
-        paths = ", ".join(f"'$.\"{name}\"', ?1 -> '$.\"{name}\"'" for name in fields)
-        assignments = "".join(f', "{field}" = ?' for field in collection.indexed_fields)
-        self._cursor().execute(
-            f'UPDATE "{collection}" SET doc = json_set(doc, {paths}){assignments} WHERE id = ?',
-            [changes, *self._index_values(collection, doc), doc["_id"]],
-        )
-        # What a read of the new row gives: the stored fields, and the changed ones as their
-        # JSON reads back.
-        updated = dict(current.doc)
-        updated.update(_json.decode(encoded, fast=fast))
-        self._written[(collection, doc["_id"])] = _Decoded(None, updated)
+        # The whole document is written again, not SQLite's json_set of the fields: encoding it
+        # with orjson costs less than SQLite parsing and rewriting the stored text, and the
+        # cache then holds text it reads back with orjson.
+        merged = dict(current.doc)
+        merged.update((name, doc[name]) for name in fields)
+        self.save(collection, merged)
         return doc
 
     def get(self, collection: Collection, doc_id: str) -> Doc | None:
