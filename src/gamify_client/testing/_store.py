@@ -12,6 +12,12 @@ Decoding JSON is most of what a read costs, so the store keeps the documents it 
 transaction's writes are kept aside and join the cache only when it commits, so a rolled-back
 write is never seen. The cache belongs to the store object: two stores on one database file
 would not see each other's writes (the backend opens one).
+
+SQLite's own transaction opens with the first statement a transaction runs, so a read the
+cache answers whole costs no SQL at all. :attr:`DocumentStore.generation` counts the
+transactions that committed a write: what was made from the documents holds while it stays the
+same (``_answers`` keeps answers on it). Documents this process wrote with orjson are read back
+with orjson, several times faster than the standard library.
 """
 
 from __future__ import annotations
@@ -115,6 +121,11 @@ class DocumentStore:
 
     def __init__(self, path: str = ":memory:") -> None:
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            # A test server's file: a commit appends to the write-ahead log and is not flushed
+            # to disk; a crash of the process loses nothing, a power cut the last writes.
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         self._depth = 0
         self._begun = False
