@@ -201,3 +201,68 @@ def test_the_cache_keeps_a_bounded_number_of_documents(
         ]
         assert store.get(Collection.CATEGORIES, "c0") == {"_id": "c0", "batch": "b"}
     assert store.cached_documents == 3
+
+
+def test_generation_counts_the_transactions_that_commit_a_write(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+        assert store.has_pending_writes
+    assert store.generation == 1
+
+    with store.transaction():
+        store.peek_found(Collection.BATCHES)
+        assert not store.has_pending_writes
+
+    def write_then_fail() -> None:
+        with store.transaction():
+            store.save(Collection.BATCHES, {"_id": "b", "name": "C"})
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+
+    assert store.generation == 1
+
+
+def test_a_read_the_cache_answers_runs_no_sql(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+    statements: list[str] = []
+    store._connection.set_trace_callback(statements.append)
+
+    with store.transaction():
+        assert store.peek(Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+        assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+
+    assert statements == []
+
+
+def test_a_file_database_keeps_a_write_ahead_log(tmp_path: Path) -> None:
+    path = str(tmp_path / "docs.sqlite")
+    store = DocumentStore(path)
+    try:
+        with store.transaction():
+            store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+        mode = store._connection.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        store.close()
+
+    assert mode == "wal"
+    assert _stored_row(path, Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+
+
+def test_a_number_orjson_cannot_read_exactly_reads_back_exactly(store: DocumentStore) -> None:
+    big = 2**70 + 1
+    with store.transaction():
+        store.insert(Collection.PROGRESS, {"_id": "p", "userId": "u", "points": 1.5, "n": big})
+    with store.transaction():
+        progress = store.get(Collection.PROGRESS, "p")
+        assert progress is not None
+        progress["more"] = -big
+        store.save_fields(Collection.PROGRESS, progress, ("more",))
+    with store.transaction():
+        copies = [store.get(Collection.PROGRESS, "p"), store.get(Collection.PROGRESS, "p")]
+        assert copies[0] is not copies[1]
+        for found in (*copies, store.peek(Collection.PROGRESS, "p")):
+            assert found == {"_id": "p", "userId": "u", "points": 1.5, "n": big, "more": -big}
+            assert found is not None and type(found["n"]) is int
