@@ -138,7 +138,7 @@ def test_a_rolled_back_write_is_never_read(store: DocumentStore) -> None:
     def write_then_fail() -> None:
         with store.transaction():
             store.save(Collection.BATCHES, {"_id": "b", "name": "after"})
-            store.save_fields(Collection.BATCHES, {"_id": "gone", "name": "renamed"}, ("name",))
+            store.save(Collection.BATCHES, {"_id": "gone", "name": "renamed"})
             store.delete(Collection.BATCHES, "gone")
             store.insert(Collection.BATCHES, {"_id": "new", "name": "new"})
             assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "after"}
@@ -152,40 +152,6 @@ def test_a_rolled_back_write_is_never_read(store: DocumentStore) -> None:
         assert store.peek(Collection.BATCHES, "gone") == {"_id": "gone", "name": "kept"}
         assert store.get(Collection.BATCHES, "new") is None
         assert [doc["_id"] for doc in store.peek_found(Collection.BATCHES)] == ["b", "gone"]
-
-
-def test_save_fields_writes_only_the_named_fields(tmp_path: Path) -> None:
-    path = str(tmp_path / "docs.sqlite")
-    store = DocumentStore(path)
-    try:
-        with store.transaction():
-            store.insert(
-                Collection.PROGRESS,
-                {"_id": "p", "userId": "u", "batchId": "b", "log": ["one"], "note": "kept"},
-            )
-        with store.transaction():
-            progress = store.get(Collection.PROGRESS, "p")
-            assert progress is not None
-            progress["log"].append({"two": 2, "when": "now"})
-            progress["added"] = 1
-            progress["note"] = "changed but not named, so not written"
-            progress["batchId"] = "c"
-            store.save_fields(Collection.PROGRESS, progress, ("log", "added", "batchId"))
-        expected = {
-            "_id": "p",
-            "userId": "u",
-            "batchId": "c",
-            "log": ["one", {"two": 2, "when": "now"}],
-            "note": "kept",
-            "added": 1,
-        }
-        with store.transaction():
-            assert store.get(Collection.PROGRESS, "p") == expected
-            assert store.find_one(Collection.PROGRESS, userId="u", batchId="c") == expected
-            assert store.find(Collection.PROGRESS, batchId="b") == []
-    finally:
-        store.close()
-    assert _stored_row(path, Collection.PROGRESS, "p") == expected
 
 
 def test_the_cache_keeps_a_bounded_number_of_documents(
@@ -259,7 +225,7 @@ def test_a_number_orjson_cannot_read_exactly_reads_back_exactly(store: DocumentS
         progress = store.get(Collection.PROGRESS, "p")
         assert progress is not None
         progress["more"] = -big
-        store.save_fields(Collection.PROGRESS, progress, ("more",))
+        store.save(Collection.PROGRESS, progress)
     with store.transaction():
         copies = [store.get(Collection.PROGRESS, "p"), store.get(Collection.PROGRESS, "p")]
         assert copies[0] is not copies[1]

@@ -281,21 +281,6 @@ class DocumentStore:
         """How many decoded documents the store keeps (at most :data:`CACHED_DOCUMENTS`)."""
         return len(self._decoded)
 
-    def save_fields(self, collection: Collection, doc: Doc, fields: tuple[str, ...]) -> Doc:
-        """Store ``doc``'s top-level ``fields`` into the stored document with its ``_id``; its
-        other fields stay as stored (a submission changes a few fields of a user, a task and a
-        progress, and says which)."""
-        current = self._decoded_doc(collection, doc["_id"])
-        if current is None:
-            return doc
-        # The whole document is written again, not SQLite's json_set of the fields: encoding it
-        # with orjson costs less than SQLite parsing and rewriting the stored text, and the
-        # cache then holds text it reads back with orjson.
-        merged = dict(current.doc)
-        merged.update((name, doc[name]) for name in fields)
-        self.save(collection, merged)
-        return doc
-
     def get(self, collection: Collection, doc_id: str) -> Doc | None:
         """The document with ``_id`` ``doc_id`` (a copy the caller may change), or None."""
         decoded = self._decoded_doc(collection, doc_id)
