@@ -18,7 +18,8 @@ pre-built request bytes, no pipelining) keeps 1, 16 or 64 requests in flight.
 - ``backend_read_server_cpu_us_16`` / ``backend_write_server_cpu_us_16``: the server process's
   CPU time (user and system, from ``/proc``) per answer during the reads and the writes at 16 in
   flight: what a request costs the server, which other load on the machine moves far less than
-  the rates (absent where ``/proc`` is not).
+  the rates (absent where ``/proc`` is not); ``hello_world_server_cpu_us_16`` the same for the
+  hello-world app: what the stack itself (uvicorn, the loop, the sockets) costs per request.
 - ``load_generator_capacity_per_s``: requests per CPU second of the generator during the
   hello-world rounds: what it could drive with a core of its own (it must be far above every
   figure above, or they measure the generator).
@@ -225,22 +226,17 @@ class _ServerCpu:
 
 
 def _ceiling_rounds(
-    backend: _Server, hello: _Server, read: bytes, read_cpu: _ServerCpu
+    read: bytes, read_cpu: _ServerCpu, hello_cpu: _ServerCpu
 ) -> tuple[list[LoadResult], list[LoadResult]]:
     """Reads at 16 and hello world at 16, alternating, :data:`CEILING_ROUNDS` of each."""
+    hello = hello_cpu.server
     hello_request = http_request("GET", "/", f"{hello.host}:{hello.port}", {}, b"")
     reads: list[LoadResult] = []
     hellos: list[LoadResult] = []
     for _ in range(CEILING_ROUNDS):
         reads.append(read_cpu.load(_same(read), in_flight=16, seconds=CEILING_ROUND_SECONDS))
         hellos.append(
-            run_load(
-                hello.host,
-                hello.port,
-                _same(hello_request),
-                in_flight=16,
-                seconds=CEILING_ROUND_SECONDS,
-            )
+            hello_cpu.load(_same(hello_request), in_flight=16, seconds=CEILING_ROUND_SECONDS)
         )
     return reads, hellos
 
@@ -263,8 +259,8 @@ def main() -> None:
                 seconds=READ_SECONDS,
             )
             figures[f"backend_read_per_s_{in_flight}"] = result.per_s
-        read_cpu, write_cpu = _ServerCpu(backend), _ServerCpu(backend)
-        reads, hellos = _ceiling_rounds(backend, hello, workload.read, read_cpu)
+        read_cpu, write_cpu, hello_cpu = _ServerCpu(backend), _ServerCpu(backend), _ServerCpu(hello)
+        reads, hellos = _ceiling_rounds(workload.read, read_cpu, hello_cpu)
         read_16 = statistics.median(r.per_s for r in reads)
         hello_16 = statistics.median(h.per_s for h in hellos)
         figures["backend_read_per_s_16"] = read_16
@@ -283,10 +279,14 @@ def main() -> None:
         print(f"{name}: {value:.0f}")
     print(f"hello_world_per_s_16: {hello_16:.0f}")
     print(f"backend_read_to_ceiling_ratio: {read_16 / hello_16:.3f}")
-    for name, cpu in (("read", read_cpu), ("write", write_cpu)):
+    for name, cpu in (
+        ("backend_read", read_cpu),
+        ("backend_write", write_cpu),
+        ("hello_world", hello_cpu),
+    ):
         per_answer = cpu.per_answer_us()
         if per_answer is not None:
-            print(f"backend_{name}_server_cpu_us_16: {per_answer:.0f}")
+            print(f"{name}_server_cpu_us_16: {per_answer:.0f}")
     print(f"load_generator_capacity_per_s: {capacity:.0f}")
 
 
