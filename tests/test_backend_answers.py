@@ -5,38 +5,26 @@ what it would say."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamify_client.testing import DemoData, GamifyBackend
 from gamify_client.testing._answers import AnswerCache
 
-from . import _api_support
-from ._api_support import ApiFactory, bearer_for, seeded_admin_headers
+from . import _api_support, test_backend_progress
+from ._api_support import ApiFactory, bearer_for
+from .test_backend_progress import MovableClock, submit
 
 make_api = _api_support.make_api
+clock = test_backend_progress.clock
+backend = test_backend_progress.backend
 
 BASE = "http://gamify.test"
 DASHBOARD = "/api/batch-progress/dashboard/me"
-
-
-class MovableClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class TickingClock(MovableClock):
@@ -45,17 +33,6 @@ class TickingClock(MovableClock):
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)
         return self.now
-
-
-@pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(datetime(2024, 3, 4, 10, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def backend(clock: MovableClock) -> Iterator[GamifyBackend]:
-    with GamifyBackend(clock=clock) as backend:
-        yield backend
 
 
 class SqlTrace:
@@ -73,20 +50,17 @@ def dashboard(api: httpx.Client, backend: GamifyBackend, user_id: str) -> dict[s
     return body
 
 
-def submit(api: httpx.Client, task_id: str, user_id: str) -> None:
-    response = api.post(
-        f"/api/task/{task_id}/submit",
-        json={"userId": user_id, "submissionType": "Link", "value": "v"},
-        headers=seeded_admin_headers(api),
-    )
-    assert response.status_code == 201, response.text
+def first_learner_submitted(api: httpx.Client, demo: DemoData) -> str:
+    """The first demo learner, once they have submitted the first task."""
+    learner = demo.users[0].id
+    submit(api, demo.task_ids[0], learner)
+    return learner
 
 
 def test_a_repeated_dashboard_runs_no_sql_and_only_its_stamp_moves(
     backend: GamifyBackend, demo: DemoData, api: httpx.Client, clock: MovableClock
 ) -> None:
-    learner = demo.users[0].id
-    submit(api, demo.task_ids[0], learner)
+    learner = first_learner_submitted(api, demo)
     clock.advance(seconds=1)
     first = dashboard(api, backend, learner)
     clock.advance(seconds=1)
@@ -141,8 +115,7 @@ def test_switching_a_defect_makes_the_dashboard_again(
 def test_the_streak_is_counted_again_on_a_new_day(
     backend: GamifyBackend, demo: DemoData, api: httpx.Client, clock: MovableClock
 ) -> None:
-    learner = demo.users[0].id
-    submit(api, demo.task_ids[0], learner)
+    learner = first_learner_submitted(api, demo)
     clock.advance(seconds=1)
     assert dashboard(api, backend, learner)["overallStats"]["currentStreak"] == 1
 
@@ -170,8 +143,7 @@ def test_a_stamp_a_stored_document_shares_is_never_moved(
 ) -> None:
     # Submitted and read in the same millisecond: the submission's stamp and the answer's are
     # the same text, so the answer is not kept (its stamp could not be told apart).
-    learner = demo.users[0].id
-    submit(api, demo.task_ids[0], learner)
+    learner = first_learner_submitted(api, demo)
     dashboard(api, backend, learner)
     clock.advance(seconds=1)
 
