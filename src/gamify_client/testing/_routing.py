@@ -467,7 +467,8 @@ def _answer(
             claims = _claims(state, _guard_of(route, state.defects), headers, now)
             if isinstance(claims, BackendResponse):
                 return claims
-            context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now, headers)
+            fields = dict(parse_qsl(query)) if query else {}
+            context = Context(state, params, fields, parsed, claims, now, headers)
             if route.cached:
                 response = state.answers.answer(route, context, route.handler)
             else:
