@@ -25,9 +25,8 @@ from __future__ import annotations
 import marshal
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
 
 from . import _json
@@ -112,6 +111,36 @@ class _Decoded:
         return image_copy
 
 
+class _Transaction:
+    """What :meth:`DocumentStore.transaction` returns: a class rather than a generator-based
+    context manager, since every request enters one and a generator costs several times more."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> DocumentStore:
+        store = self._store
+        store._lock.acquire()
+        store._depth += 1
+        return store
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store = self._store
+        try:
+            store._depth -= 1
+            if not store._depth:
+                store._end_transaction(commit=exc_type is None)
+        finally:
+            store._lock.release()
+
+
 class NotInTransactionError(RuntimeError):
     """A store operation was called outside :meth:`DocumentStore.transaction`."""
 
@@ -152,37 +181,24 @@ class DocumentStore:
                 f'CREATE INDEX IF NOT EXISTS "{collection}_lookup" ON "{collection}" ({quoted})'
             )
 
-    @contextmanager
-    def transaction(self) -> Iterator[DocumentStore]:
+    def transaction(self) -> _Transaction:
         """Hold the store's lock and one SQLite transaction; roll back if the block raises.
 
         Nested use joins the outer transaction.
         """
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            self._depth = 1
-            try:
-                yield self
-            except BaseException:
-                if self._begun:
-                    self._connection.execute("ROLLBACK")
-                raise
-            else:
-                if self._begun:
-                    self._connection.execute("COMMIT")
-                if self._written:
-                    self._generation += 1
-                    self._keep_written()
-            finally:
-                self._written.clear()
-                self._depth = 0
-                self._begun = False
+        return _Transaction(self)
+
+    def _end_transaction(self, commit: bool) -> None:
+        """Commit (or roll back) the outermost transaction and keep its writes if it commits."""
+        try:
+            if self._begun:
+                self._connection.execute("COMMIT" if commit else "ROLLBACK")
+            if commit and self._written:
+                self._generation += 1
+                self._keep_written()
+        finally:
+            self._written.clear()
+            self._begun = False
 
     @property
     def generation(self) -> int:
