@@ -26,7 +26,6 @@ import marshal
 import sqlite3
 import threading
 from enum import StrEnum
-from types import TracebackType
 from typing import Any
 
 from . import _json
@@ -126,12 +125,7 @@ class _Transaction:
         store._depth += 1
         return store
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc_info: object) -> None:
         store = self._store
         try:
             store._depth -= 1
