@@ -15,6 +15,11 @@ pre-built request bytes, no pipelining) keeps 1, 16 or 64 requests in flight.
   uvicorn protocol, loop and limits), also in its own process: the ceiling of the stack.
 - ``backend_read_to_ceiling_ratio``: read at 16 over hello world at 16, measured in alternating
   rounds so that other load on the machine weighs on both alike.
+- ``backend_read_server_cpu_us_16`` / ``backend_write_server_cpu_us_16``: the server process's
+  CPU time (user and system, from ``/proc``) per answer during the reads and the writes at 16 in
+  flight: what a request costs the server, which other load on the machine moves far less than
+  the rates (absent where ``/proc`` is not); ``hello_world_server_cpu_us_16`` the same for the
+  hello-world app: what the stack itself (uvicorn, the loop, the sockets) costs per request.
 - ``load_generator_capacity_per_s``: requests per CPU second of the generator during the
   hello-world rounds: what it could drive with a core of its own (it must be far above every
   figure above, or they measure the generator).
@@ -22,6 +27,7 @@ pre-built request bytes, no pipelining) keeps 1, 16 or 64 requests in flight.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -54,6 +60,17 @@ class _Server:
     port: int
     ready_output: list[str]
     """What the process printed up to its ready line."""
+    pid: int
+
+    def cpu_s(self) -> float | None:
+        """The CPU seconds (user and system) the process has used, or None without ``/proc``."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # utime and stime, the 14th and 15th fields, counted from after the command's name.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -69,7 +86,7 @@ def _process(*command: str) -> Iterator[_Server]:
             if line.startswith(READY_PREFIX):
                 url = httpx.URL(line[len(READY_PREFIX) :].split()[0])
                 assert url.host and url.port
-                yield _Server(url.host, url.port, output)
+                yield _Server(url.host, url.port, output, process.pid)
                 return
             output.append(line)
         raise RuntimeError(f"{' '.join(command)} did not start: {''.join(output)}")
@@ -179,31 +196,47 @@ def _each(requests: list[bytes]) -> RequestSource:
     return lambda: next(remaining, None)
 
 
+@dataclass
+class _ServerCpu:
+    """The server's CPU seconds over the answers of the runs :meth:`load` made."""
+
+    server: _Server
+    cpu_s: float = 0.0
+    answers: int = 0
+    known: bool = True
+
+    def load(self, source: RequestSource, *, in_flight: int, seconds: float) -> LoadResult:
+        """:func:`run_load` against the server, its CPU time counted."""
+        before = self.server.cpu_s()
+        result = run_load(
+            self.server.host, self.server.port, source, in_flight=in_flight, seconds=seconds
+        )
+        after = self.server.cpu_s()
+        if before is None or after is None:
+            self.known = False
+        else:
+            self.cpu_s += after - before
+            self.answers += result.requests
+        return result
+
+    def per_answer_us(self) -> float | None:
+        if not self.known or not self.answers:
+            return None
+        return self.cpu_s / self.answers * 1e6
+
+
 def _ceiling_rounds(
-    backend: _Server, hello: _Server, read: bytes
+    read: bytes, read_cpu: _ServerCpu, hello_cpu: _ServerCpu
 ) -> tuple[list[LoadResult], list[LoadResult]]:
     """Reads at 16 and hello world at 16, alternating, :data:`CEILING_ROUNDS` of each."""
+    hello = hello_cpu.server
     hello_request = http_request("GET", "/", f"{hello.host}:{hello.port}", {}, b"")
     reads: list[LoadResult] = []
     hellos: list[LoadResult] = []
     for _ in range(CEILING_ROUNDS):
-        reads.append(
-            run_load(
-                backend.host,
-                backend.port,
-                _same(read),
-                in_flight=16,
-                seconds=CEILING_ROUND_SECONDS,
-            )
-        )
+        reads.append(read_cpu.load(_same(read), in_flight=16, seconds=CEILING_ROUND_SECONDS))
         hellos.append(
-            run_load(
-                hello.host,
-                hello.port,
-                _same(hello_request),
-                in_flight=16,
-                seconds=CEILING_ROUND_SECONDS,
-            )
+            hello_cpu.load(_same(hello_request), in_flight=16, seconds=CEILING_ROUND_SECONDS)
         )
     return reads, hellos
 
@@ -226,15 +259,15 @@ def main() -> None:
                 seconds=READ_SECONDS,
             )
             figures[f"backend_read_per_s_{in_flight}"] = result.per_s
-        reads, hellos = _ceiling_rounds(backend, hello, workload.read)
+        read_cpu, write_cpu, hello_cpu = _ServerCpu(backend), _ServerCpu(backend), _ServerCpu(hello)
+        reads, hellos = _ceiling_rounds(workload.read, read_cpu, hello_cpu)
         read_16 = statistics.median(r.per_s for r in reads)
         hello_16 = statistics.median(h.per_s for h in hellos)
         figures["backend_read_per_s_16"] = read_16
         first = 0
         for in_flight, count in WRITES.items():
-            result = run_load(
-                backend.host,
-                backend.port,
+            measured = write_cpu if in_flight == 16 else _ServerCpu(backend)
+            result = measured.load(
                 _each(workload.writes[first : first + count]),
                 in_flight=in_flight,
                 seconds=WRITE_SECONDS_CAP,
@@ -246,6 +279,14 @@ def main() -> None:
         print(f"{name}: {value:.0f}")
     print(f"hello_world_per_s_16: {hello_16:.0f}")
     print(f"backend_read_to_ceiling_ratio: {read_16 / hello_16:.3f}")
+    for name, cpu in (
+        ("backend_read", read_cpu),
+        ("backend_write", write_cpu),
+        ("hello_world", hello_cpu),
+    ):
+        per_answer = cpu.per_answer_us()
+        if per_answer is not None:
+            print(f"{name}_server_cpu_us_16: {per_answer:.0f}")
     print(f"load_generator_capacity_per_s: {capacity:.0f}")
 
 

@@ -69,6 +69,18 @@ def test_a_remembered_token_is_refused_under_another_secret() -> None:
         tokens.verify(token, secret=b"other", now=NOW)
 
 
+def test_remembered_tokens_are_bounded_and_a_forgotten_one_is_checked_again() -> None:
+    tokens = VerifiedTokens(size=2)
+    issued = [issue_token(f"u{number}", "user", secret=SECRET, now=NOW) for number in range(4)]
+    for token in issued:
+        tokens.verify(token, secret=SECRET, now=NOW)
+
+    assert len(tokens._genuine) == 2
+    assert tokens.verify(issued[0], secret=SECRET, now=NOW).user_id == "u0"
+    with pytest.raises(InvalidTokenError):
+        tokens.verify(issued[0], secret=b"other", now=NOW)
+
+
 def test_a_forged_token_is_refused_every_time() -> None:
     tokens = VerifiedTokens(size=2)
     token = issue_token("u1", "user", secret=SECRET, now=NOW)

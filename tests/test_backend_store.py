@@ -59,6 +59,7 @@ def test_a_failing_transaction_rolls_back(store: DocumentStore) -> None:
         insert_then_fail()
     with store.transaction():
         assert store.get(Collection.USERS, "u") is None
+    assert store.generation == 0
 
 
 def test_nested_transactions_join_the_outer_one(store: DocumentStore) -> None:
@@ -138,7 +139,7 @@ def test_a_rolled_back_write_is_never_read(store: DocumentStore) -> None:
     def write_then_fail() -> None:
         with store.transaction():
             store.save(Collection.BATCHES, {"_id": "b", "name": "after"})
-            store.save_fields(Collection.BATCHES, {"_id": "gone", "name": "renamed"}, ("name",))
+            store.save(Collection.BATCHES, {"_id": "gone", "name": "renamed"})
             store.delete(Collection.BATCHES, "gone")
             store.insert(Collection.BATCHES, {"_id": "new", "name": "new"})
             assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "after"}
@@ -154,40 +155,6 @@ def test_a_rolled_back_write_is_never_read(store: DocumentStore) -> None:
         assert [doc["_id"] for doc in store.peek_found(Collection.BATCHES)] == ["b", "gone"]
 
 
-def test_save_fields_writes_only_the_named_fields(tmp_path: Path) -> None:
-    path = str(tmp_path / "docs.sqlite")
-    store = DocumentStore(path)
-    try:
-        with store.transaction():
-            store.insert(
-                Collection.PROGRESS,
-                {"_id": "p", "userId": "u", "batchId": "b", "log": ["one"], "note": "kept"},
-            )
-        with store.transaction():
-            progress = store.get(Collection.PROGRESS, "p")
-            assert progress is not None
-            progress["log"].append({"two": 2, "when": "now"})
-            progress["added"] = 1
-            progress["note"] = "changed but not named, so not written"
-            progress["batchId"] = "c"
-            store.save_fields(Collection.PROGRESS, progress, ("log", "added", "batchId"))
-        expected = {
-            "_id": "p",
-            "userId": "u",
-            "batchId": "c",
-            "log": ["one", {"two": 2, "when": "now"}],
-            "note": "kept",
-            "added": 1,
-        }
-        with store.transaction():
-            assert store.get(Collection.PROGRESS, "p") == expected
-            assert store.find_one(Collection.PROGRESS, userId="u", batchId="c") == expected
-            assert store.find(Collection.PROGRESS, batchId="b") == []
-    finally:
-        store.close()
-    assert _stored_row(path, Collection.PROGRESS, "p") == expected
-
-
 def test_the_cache_keeps_a_bounded_number_of_documents(
     store: DocumentStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,3 +168,62 @@ def test_the_cache_keeps_a_bounded_number_of_documents(
         ]
         assert store.get(Collection.CATEGORIES, "c0") == {"_id": "c0", "batch": "b"}
     assert store.cached_documents == 3
+
+
+def test_generation_counts_the_transactions_that_commit_a_write_and_only_those(
+    store: DocumentStore,
+) -> None:
+    with store.transaction():
+        store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+        assert store.has_pending_writes
+    assert store.generation == 1
+
+    with store.transaction():
+        store.peek_found(Collection.BATCHES)
+        assert not store.has_pending_writes
+
+    assert store.generation == 1
+
+
+def test_a_read_the_cache_answers_runs_no_sql(store: DocumentStore) -> None:
+    with store.transaction():
+        store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+    statements: list[str] = []
+    store._connection.set_trace_callback(statements.append)
+
+    with store.transaction():
+        assert store.peek(Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+        assert store.get(Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+
+    assert statements == []
+
+
+def test_a_file_database_keeps_a_write_ahead_log(tmp_path: Path) -> None:
+    path = str(tmp_path / "docs.sqlite")
+    store = DocumentStore(path)
+    try:
+        with store.transaction():
+            store.insert(Collection.BATCHES, {"_id": "b", "name": "B"})
+        mode = store._connection.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        store.close()
+
+    assert mode == "wal"
+    assert _stored_row(path, Collection.BATCHES, "b") == {"_id": "b", "name": "B"}
+
+
+def test_a_number_orjson_cannot_read_exactly_reads_back_exactly(store: DocumentStore) -> None:
+    big = 2**70 + 1
+    with store.transaction():
+        store.insert(Collection.PROGRESS, {"_id": "p", "userId": "u", "points": 1.5, "n": big})
+    with store.transaction():
+        progress = store.get(Collection.PROGRESS, "p")
+        assert progress is not None
+        progress["more"] = -big
+        store.save(Collection.PROGRESS, progress)
+    with store.transaction():
+        copies = [store.get(Collection.PROGRESS, "p"), store.get(Collection.PROGRESS, "p")]
+        assert copies[0] is not copies[1]
+        for found in (*copies, store.peek(Collection.PROGRESS, "p")):
+            assert found == {"_id": "p", "userId": "u", "points": 1.5, "n": big, "more": -big}
+            assert found is not None and type(found["n"]) is int

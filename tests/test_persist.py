@@ -128,6 +128,8 @@ def test_another_user_never_sees_the_kept_rows_and_a_login_switches(
     restarts.run(lambda: query.wait_for(timeout=30))
     shown.append(query.data)
     assert all(d is None or d.user_profile.username == second.name for d in shown)
+    # Closed, the query does not follow the login: no refetch races the check of the rows.
+    query.close()
 
     client.token = restarts.backend.token_for(first.id)
     assert client.persisted_cache is not None and client.persisted_cache.user_id == first.id

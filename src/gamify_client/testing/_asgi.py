@@ -51,12 +51,15 @@ class BackendASGIApp:
         if scope["type"] != "http":
             return
         headers = _headers(scope)
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                body = await _read_body(receive, body_limit(headers.get("content-type", "")))
-        except TimeoutError:
-            await _send_whole(send, 408, b'{"message":"Request body timed out"}')
-            return
+        body = b""
+        # A request that declares no body (most reads) has none to wait for: no timer to arm.
+        if _declares_body(headers):
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    body = await _read_body(receive, body_limit(headers.get("content-type", "")))
+            except TimeoutError:
+                await _send_whole(send, 408, b'{"message":"Request body timed out"}')
+                return
         ticket = self._runner.begin(
             scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")
         )
@@ -114,6 +117,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)[: limit + 1]
 
 
+def _declares_body(headers: dict[str, str]) -> bool:
+    """The request says a body follows: a chunked one, or a length other than 0."""
+    return "transfer-encoding" in headers or headers.get("content-length", "0").strip() != "0"
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     headers: dict[str, str] = {}
     for raw_key, raw_value in scope.get("headers", []):
@@ -127,8 +135,10 @@ async def _drop_connection(receive: Receive, send: Send) -> None:
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if isinstance(transport, asyncio.BaseTransport):
         transport.close()
-        # Wait until the server has seen the close, so it does not answer in our place.
-        await receive()
+        # Wait until the server has seen the close, so it does not answer in our place (a
+        # request body nobody read may come first).
+        while (await receive())["type"] != "http.disconnect":
+            pass
         return
     await send(
         {"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"1")]}

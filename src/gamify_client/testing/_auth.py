@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cachetools import LRUCache
-
 TOKEN_LIFETIME_SECONDS = 24 * 60 * 60
 _PBKDF2_ITERATIONS = 1_000
 _HEADER = {"alg": "HS256", "typ": "JWT"}
@@ -72,23 +70,26 @@ def verify_token(token: str, *, secret: bytes, now: datetime) -> TokenClaims:
 
 
 class VerifiedTokens:
-    """:func:`verify_token` that remembers the genuine tokens it has checked (the newest
-    ``size``), so a client's every request does not pay for the signature and two JSON decodes
-    again; only the expiry is checked each time."""
+    """:func:`verify_token` that remembers the genuine tokens it has checked (the ``size``
+    checked last), so a client's every request does not pay for the signature and two JSON
+    decodes again; only the expiry is checked each time."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._genuine: LRUCache[tuple[str, bytes], tuple[TokenClaims, int]] = LRUCache(size)
+        self._size = size
+        self._genuine: dict[tuple[str, bytes], tuple[TokenClaims, int]] = {}
+        """Oldest checked first; a plain dict, since a read of one is atomic and needs no lock."""
         self._lock = threading.Lock()
 
     def verify(self, token: str, *, secret: bytes, now: datetime) -> TokenClaims:
         """What :func:`verify_token` answers for ``token``."""
         key = (token, secret)
-        with self._lock:
-            known = self._genuine.get(key)
+        known = self._genuine.get(key)
         if known is None:
             known = _genuine(token, secret)
             with self._lock:
                 self._genuine[key] = known
+                if len(self._genuine) > self._size:
+                    del self._genuine[next(iter(self._genuine))]
         claims, expires = known
         if now.timestamp() >= expires:
             raise InvalidTokenError("jwt expired")

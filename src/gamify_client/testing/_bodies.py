@@ -67,6 +67,9 @@ def parse_body(content_type: str, body: bytes) -> ParsedBody:
     """Parse ``body`` by its content type; an unknown type or an empty body gives no fields.
     Raises :class:`BodyTooLargeError` over the type's limit and :class:`MalformedBodyError`
     for JSON that ``express.json()`` (or :data:`MAX_JSON_DEPTH`) refuses."""
+    if not body:
+        # Most requests (every read) have none: no type to look at.
+        return ParsedBody()
     if len(body) > body_limit(content_type):
         raise BodyTooLargeError(f"the body has {len(body)} bytes")
     media_type = content_type.split(";", 1)[0].strip().lower()

@@ -70,6 +70,7 @@ class Defects:
     def __init__(self, enabled: Iterable[Defect] = ()) -> None:
         self._lock = threading.Lock()
         self._enabled: set[str] = set()
+        self._version = 0
         for defect in enabled:
             self.add(defect)
 
@@ -79,20 +80,29 @@ class Defects:
             raise ValueError(f"unknown defect {defect!r}; known: {sorted(KNOWN_DEFECTS)}")
         with self._lock:
             self._enabled.add(defect)
+            self._version += 1
 
     def discard(self, defect: Defect) -> None:
         """Switch ``defect`` off (no error if it was off)."""
         with self._lock:
             self._enabled.discard(defect)
+            self._version += 1
 
     def clear(self) -> None:
         """Switch every defect off."""
         with self._lock:
             self._enabled.clear()
+            self._version += 1
+
+    @property
+    def version(self) -> int:
+        """Counts the changes of the set: what was answered under one version holds under it."""
+        return self._version
 
     def __contains__(self, defect: object) -> bool:
-        with self._lock:
-            return defect in self._enabled
+        # Asked several times by every request; a set's membership test is atomic, so it takes
+        # no lock (the lock keeps the writers and the version in step).
+        return defect in self._enabled
 
     def __iter__(self) -> Iterator[str]:
         with self._lock:

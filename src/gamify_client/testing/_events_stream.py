@@ -30,6 +30,7 @@ reconnects. The real service has no such route: it answers 404, and the SDK then
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -314,6 +315,8 @@ class EventStream:
         self.epoch = secrets.token_hex(4)
         self.heartbeat = heartbeat
         self._origin_key = secrets.token_bytes(32)
+        # A client sends the same token with each of its writes: its hash is made once.
+        self._origin_of_token = functools.lru_cache(maxsize=_VIEWERS_KEPT)(self._hashed_origin)
         self._viewers: OrderedDict[str, Viewer] = OrderedDict()
         self._lock = threading.Lock()
         self._history: deque[_PushedEvent] = deque(maxlen=capacity)
@@ -336,6 +339,10 @@ class EventStream:
         nothing about the token and cannot be forged without this stream's key."""
         if not token:
             return None
+        origin: str = self._origin_of_token(token)
+        return origin
+
+    def _hashed_origin(self, token: str) -> str:
         digest = hmac.new(self._origin_key, token.encode("utf-8", "replace"), hashlib.sha256)
         return digest.hexdigest()[:32]
 

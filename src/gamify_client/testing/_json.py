@@ -29,17 +29,26 @@ _OPTIONS = (
 
 def encode(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON."""
+    return encode_checked(value)[0]
+
+
+def encode_checked(value: Any) -> tuple[bytes, bool]:
+    """``value`` as compact UTF-8 JSON, and whether :func:`decode` may read it back with
+    ``fast=True``: when orjson wrote it, it holds no integer orjson cannot read exactly."""
     if _orjson is not None:
         try:
             encoded: bytes = _orjson.dumps(value, option=_OPTIONS)
         except TypeError:
             pass
         else:
-            return encoded
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+            return encoded, True
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), False
 
 
-def decode(text: str | bytes) -> Any:
-    """The value of the JSON ``text``, read by the standard library: orjson reads an integer
-    beyond 64 bits as a float, and the store decodes a document only once anyway."""
+def decode(text: str | bytes, *, fast: bool = False) -> Any:
+    """The value of the JSON ``text``, read by the standard library unless ``fast`` (the text
+    came from :func:`encode_checked`, which said it may): orjson reads an integer beyond 64 bits
+    as a float, so it reads only what it wrote itself."""
+    if fast and _orjson is not None:
+        return _orjson.loads(text)
     return json.loads(text)

@@ -691,6 +691,7 @@ ROUTES: tuple[Route, ...] = (
         dashboard,
         Failure("Failed to fetch dashboard data"),
         auth="jwt",
+        cached=True,
     ),
     Route(
         "GET",

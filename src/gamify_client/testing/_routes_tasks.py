@@ -517,8 +517,11 @@ def submit_task(ctx: Context) -> BackendResponse:
     elif double and batch is not None:
         awards = 2
     no_streak = ctx.has_defect("submit_no_streak")
-    had_progress = batch is not None and bool(
-        store.peek_found(Collection.PROGRESS, userId=user["_id"], batchId=batch["_id"])
+    # Only the defect's double log needs to know (one query less on every other submission).
+    had_progress = (
+        no_streak
+        and batch is not None
+        and bool(store.peek_found(Collection.PROGRESS, userId=user["_id"], batchId=batch["_id"]))
     )
     metadata: Doc = {
         "submissionType": submission_type,

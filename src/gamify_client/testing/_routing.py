@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
+from ._answers import AnswerCache
 from ._auth import InvalidTokenError, TokenClaims, VerifiedTokens
 from ._bodies import (
     BodyTooLargeError,
@@ -140,6 +141,10 @@ class Route:
     absent_with: str | None = None
     """A defect under which the real service never reaches this route (an earlier route
     takes its path), so the route is skipped while that defect is switched on."""
+    cached: bool = False
+    """Its answer is kept while no write commits (see ``_answers``): it depends only on the
+    documents, the request's parameters and query, the caller and the day, and carries the
+    request's timestamp only where the route puts it."""
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -230,6 +235,8 @@ class BackendState:
     """Where file submissions are stored (a temporary directory, made on the first upload)."""
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     """The token check, remembering the tokens it found genuine."""
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    """The kept answers of the routes marked :attr:`Route.cached`."""
 
     @property
     def token_secret(self) -> bytes:
@@ -460,8 +467,12 @@ def _answer(
             claims = _claims(state, _guard_of(route, state.defects), headers, now)
             if isinstance(claims, BackendResponse):
                 return claims
-            context = Context(state, params, dict(parse_qsl(query)), parsed, claims, now, headers)
-            response = route.handler(context)
+            fields = dict(parse_qsl(query)) if query else {}
+            context = Context(state, params, fields, parsed, claims, now, headers)
+            if route.cached:
+                response = state.answers.answer(route, context, route.handler)
+            else:
+                response = route.handler(context)
             # Inside the transaction, so events are numbered in the order of the writes.
             state.event_stream.record_write(route, context, headers, response)
             return response

@@ -16,14 +16,6 @@ from ._progress import add_activity, new_progress, recompute_metrics, user_strea
 from ._routing import Context, HttpError
 from ._store import Collection, Doc, DocumentStore
 
-_PROGRESS_FIELDS_A_COMPLETION_CHANGES = (
-    "taskProgress",
-    "activityLog",
-    "progressMetrics",
-    "lastActiveAt",
-    "updatedAt",
-)
-
 
 @dataclass(frozen=True)
 class Completion:
@@ -75,14 +67,12 @@ def complete_task(
         {"task": task["_id"], "completedAt": ctx.timestamp, "_id": ctx.new_id()}
     )
     user["xps"] = (user.get("xps") or 0) + points * xp_awards
-    store.save_fields(Collection.USERS, touch(ctx, user), ("completedTasks", "xps", "updatedAt"))
+    store.save(Collection.USERS, touch(ctx, user))
 
     if user["_id"] not in task["completedBy"]:
         task["completedBy"].append(user["_id"])
         task["completedCount"] = task.get("completedCount", 0) + 1
-        store.save_fields(
-            Collection.TASKS, touch(ctx, task), ("completedBy", "completedCount", "updatedAt")
-        )
+        store.save(Collection.TASKS, touch(ctx, task))
 
     progress = None
     if batch is not None:
@@ -96,7 +86,7 @@ def complete_task(
             activity_metadata,
         )
         recompute_metrics(ctx, progress)
-        store.save_fields(Collection.PROGRESS, progress, _PROGRESS_FIELDS_A_COMPLETION_CHANGES)
+        store.save(Collection.PROGRESS, progress)
     return Completion(
         progress=progress,
         new_total_xp=user["xps"],
