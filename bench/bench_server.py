@@ -9,6 +9,11 @@ pre-built request bytes, no pipelining) keeps 1, 16 or 64 requests in flight.
   learner enrolled in the 20-task batch who has submitted 5 of them: the read the real frontend
   makes most (its dashboard and "My progress" pages load it, and refetch it every 15 s, on
   focus, on visibility and after every completed task).
+  While no write has committed, the server answers it from a kept copy (see docs/testing.md):
+  the frontend's refetches between two writes meet that.
+- ``backend_read_fresh_per_s_16`` and ``backend_read_fresh_server_cpu_us_16``: the same read
+  with a distinct query string each time, so that no kept copy applies: what the dashboard
+  costs the first time after a write changed it.
 - ``backend_write_per_s_1`` / ``_16`` / ``_64``: ``POST /api/task/:id/submit``, each a learner's
   first submission of a task: a submission stored, XP, streak and batch progress updated.
 - ``hello_world_per_s_16``: a hello-world ASGI app served by the same ``serve_app`` (the same
@@ -31,10 +36,10 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import count, repeat
 
 import httpx
 
@@ -101,6 +106,8 @@ class _Workload:
     """The learner's ``GET /api/batch-progress/dashboard/me``."""
     writes: list[bytes]
     """Distinct first submissions, one per (learner, task)."""
+    fresh_reads: Callable[[], RequestSource]
+    """The read, each time with another query string, which no kept answer matches."""
 
 
 def _shown(output: list[str], label: str) -> str:
@@ -184,7 +191,14 @@ def _prepare(server: _Server) -> _Workload:
         for user_id, headers in learners
     ]
     read = http_request("GET", "/api/batch-progress/dashboard/me", host, reader, b"")
-    return _Workload(read, writes)
+
+    def fresh_reads() -> RequestSource:
+        numbers = count()
+        return lambda: http_request(
+            "GET", f"/api/batch-progress/dashboard/me?fresh={next(numbers)}", host, reader, b""
+        )
+
+    return _Workload(read, writes, fresh_reads)
 
 
 def _same(request: bytes) -> RequestSource:
@@ -264,6 +278,9 @@ def main() -> None:
         read_16 = statistics.median(r.per_s for r in reads)
         hello_16 = statistics.median(h.per_s for h in hellos)
         figures["backend_read_per_s_16"] = read_16
+        fresh_cpu = _ServerCpu(backend)
+        fresh = fresh_cpu.load(workload.fresh_reads(), in_flight=16, seconds=READ_SECONDS)
+        figures["backend_read_fresh_per_s_16"] = fresh.per_s
         first = 0
         for in_flight, count in WRITES.items():
             measured = write_cpu if in_flight == 16 else _ServerCpu(backend)
@@ -281,6 +298,7 @@ def main() -> None:
     print(f"backend_read_to_ceiling_ratio: {read_16 / hello_16:.3f}")
     for name, cpu in (
         ("backend_read", read_cpu),
+        ("backend_read_fresh", fresh_cpu),
         ("backend_write", write_cpu),
         ("hello_world", hello_cpu),
     ):
