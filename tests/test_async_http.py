@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gamify_client import AsyncGamifyClient, GamifyError
-from gamify_client._async_http import PARSED_URLS_KEPT, PoolClient, _parsed_url
+from gamify_client._async_http import PARSED_URLS_KEPT, PoolClient
+from gamify_client._urls import parsed_url
 
 BASE_URL = "http://gamify.test"
 
@@ -39,10 +40,10 @@ def test_a_url_seen_again_is_not_parsed_again() -> None:
     client = PoolClient()
     url = f"{BASE_URL}/api/task/seen-again"
     client.build_request("GET", url)
-    before = _parsed_url.cache_info()
+    before = parsed_url.cache_info()
     for _ in range(3):
         client.build_request("GET", url)
-    after = _parsed_url.cache_info()
+    after = parsed_url.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (3, 0)
     assert after.maxsize == PARSED_URLS_KEPT
 

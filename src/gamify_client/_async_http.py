@@ -10,28 +10,16 @@ CPU time per call.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import httpx
 
+from ._urls import PARSED_URLS_KEPT, parsed_url
 from .config import ClientConfig, MissingExtraError
 
 __all__ = ["AIOHTTP_INSTALL_HINT", "PARSED_URLS_KEPT", "PoolClient", "async_http_client"]
 
 AIOHTTP_INSTALL_HINT = "pip install 'gamify-client[aiohttp]'"
-
-# A client calls a few routes with a few ids each, and polls the same URLs again and again;
-# a URL that fell out is only parsed again.
-PARSED_URLS_KEPT = 1024
-
-
-@lru_cache(maxsize=PARSED_URLS_KEPT)
-def _parsed_url(url: str) -> httpx.URL:
-    # httpx parses and validates every URL string character by character, which was a
-    # fifth of the client's own CPU time per call; an ``httpx.URL`` never changes, so one
-    # parse serves every request to the same URL.
-    return httpx.URL(url)
 
 
 class _NoCookies(httpx.Cookies):
@@ -60,7 +48,7 @@ class PoolClient(httpx.AsyncClient):
     def build_request(self, method: str, url: httpx.URL | str, **options: Any) -> httpx.Request:
         """httpx's request, with ``url`` parsed once per distinct string."""
         return super().build_request(
-            method, _parsed_url(url) if isinstance(url, str) else url, **options
+            method, parsed_url(url) if isinstance(url, str) else url, **options
         )
 
 

@@ -21,6 +21,7 @@ from ._call import Call
 from ._logging import enable_debug_logging, logger, safe_url
 from ._parsing import status_error
 from ._retry import RetryPolicy
+from ._urls import parsed_url
 from .config import ClientConfig
 from .errors import (
     APIConnectionError,
@@ -330,7 +331,7 @@ class BaseClient:
     ) -> httpx.Request:
         return http.build_request(
             call.method,
-            self._config.base_url + call.path,
+            parsed_url(self._config.base_url + call.path),
             params=call.params,
             json=call.json,
             files=call.files,
