@@ -110,12 +110,12 @@ def test_keys_expire_after_their_time() -> None:
     now = [0.0]
     keys = IdempotencyKeys(ttl=10.0, clock=lambda: now[0])
     calls, handle = _counting()
-    keys.answer("POST", "/x", {"Idempotency-Key": "k"}, b"{}", handle)
+    keys.answer("POST", "/x", {"idempotency-key": "k"}, b"{}", handle)
     now[0] = 9.0
-    keys.answer("POST", "/x", {"Idempotency-Key": "k"}, b"{}", handle)
+    keys.answer("POST", "/x", {"idempotency-key": "k"}, b"{}", handle)
     assert len(calls) == 1
     now[0] = 21.0
-    keys.answer("POST", "/x", {"Idempotency-Key": "k"}, b"{}", handle)
+    keys.answer("POST", "/x", {"idempotency-key": "k"}, b"{}", handle)
     assert len(calls) == 2
 
 
@@ -142,9 +142,9 @@ def test_any_body_repeats_its_answer_and_any_other_body_is_refused(
     keys = IdempotencyKeys()
     calls, handle = _counting()
     one, two = json.dumps(first).encode(), json.dumps(second).encode()
-    answer = keys.answer("POST", "/x", {"Idempotency-Key": key}, one, handle)
-    repeat = keys.answer("POST", "/x", {"Idempotency-Key": key}, one, handle)
-    other = keys.answer("POST", "/x", {"Idempotency-Key": key}, two, handle)
+    answer = keys.answer("POST", "/x", {"idempotency-key": key}, one, handle)
+    repeat = keys.answer("POST", "/x", {"idempotency-key": key}, one, handle)
+    other = keys.answer("POST", "/x", {"idempotency-key": key}, two, handle)
     assert len(calls) == 1
     assert repeat.body == answer.body and repeat.status == 201
     assert other.status == (201 if one == two else 422)

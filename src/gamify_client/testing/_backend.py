@@ -102,13 +102,15 @@ class GamifyBackend:
         carries an ``Idempotency-Key`` it has seen gets the first answer again
         (:attr:`idempotency`).
         """
-        headers = headers or {}
+        # Header names are matched in lower case, as Express does; lowered once here for the
+        # key check and the routes alike.
+        lowered = {name.lower(): value for name, value in (headers or {}).items()}
         return self.idempotency.answer(
             method,
             path,
-            headers,
+            lowered,
             body,
-            partial(dispatch, self._state, ROUTE_TABLE, method, path, query, headers, body),
+            partial(dispatch, self._state, ROUTE_TABLE, method, path, query, lowered, body),
         )
 
     @property

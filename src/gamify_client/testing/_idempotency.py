@@ -68,7 +68,8 @@ class IdempotencyKeys:
         body: bytes,
         handle: Callable[[], BackendResponse],
     ) -> BackendResponse:
-        """The answer to one request: ``handle()``'s, or the stored one for a repeated key."""
+        """The answer to one request: ``handle()``'s, or the stored one for a repeated key.
+        ``headers`` has its names in lower case, as the backend passes them."""
         key = _header(headers) if self.enabled else None
         if key is None:
             return handle()
@@ -100,10 +101,7 @@ class IdempotencyKeys:
 
 
 def _header(headers: Mapping[str, str]) -> str | None:
-    for name, value in headers.items():
-        if name.lower() == _HEADER and value.strip():
-            return value.strip()
-    return None
+    return headers.get(_HEADER, "").strip() or None
 
 
 def _fingerprint(method: str, path: str, body: bytes) -> str:

@@ -429,12 +429,12 @@ def dispatch(
     headers: Mapping[str, str],
     body: bytes,
 ) -> BackendResponse:
-    """Answer one request exactly as the real service's middleware and routes would."""
-    lowered = {key.lower(): value for key, value in headers.items()}
+    """Answer one request exactly as the real service's middleware and routes would;
+    ``headers`` has its names in lower case."""
     method = method.upper()
     if method == "OPTIONS":
-        return preflight_response(lowered)
-    return with_cors(_answer(state, routes, method, path, query, lowered, body), lowered)
+        return preflight_response(headers)
+    return with_cors(_answer(state, routes, method, path, query, headers, body), headers)
 
 
 def _answer(
