@@ -245,12 +245,10 @@ class OptimisticUpdate:
         mutation: str,
         manager: DataRefreshManager,
         events: EventManager,
-        on_done: Callable[[], object] | None = None,
     ) -> None:
         self.mutation = mutation
         self._manager = manager
         self._events = events
-        self._on_done = on_done
         self._layers: dict[Key, _Layer] = {}
         self._lock = threading.Lock()
         self._done = False
@@ -288,8 +286,6 @@ class OptimisticUpdate:
                 return None
             self._done = True
             layers, self._layers = self._layers, {}
-        if self._on_done is not None:
-            self._on_done()
         return layers
 
     def settle(self, result: Any = None) -> None:
@@ -587,12 +583,11 @@ def begin_optimistic(
     events: EventManager,
     *,
     viewer: str | None = None,
-    on_done: Callable[[], object] | None = None,
 ) -> OptimisticUpdate | None:
     """Show the predicted effect of ``call`` on every cached key it changes, now; the handle
     to settle or roll it back, or None when nothing was shown (the write has no prediction,
     or no key it changes holds data). Keys with no data are left alone: they will fetch the
-    server's. ``on_done`` is called once the handle is settled or rolled back."""
+    server's."""
     write = call.mutation
     prediction = None if write is None else PREDICTIONS.get(write.name)
     if write is None or prediction is None:
@@ -604,7 +599,7 @@ def begin_optimistic(
         return None if entry is None else entry.data
 
     context = PredictionContext(call.context, fields, viewer, shown)
-    update = OptimisticUpdate(write.name, manager, events, on_done)
+    update = OptimisticUpdate(write.name, manager, events)
     for key, predict in prediction(context):
         current = shown(key)
         if current is None:
