@@ -175,13 +175,7 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
             scheduler=self.scheduler,
             dispatch=self.dispatch,
         )
-        copy._realtime = self._realtime
-        copy._share_managers(self)
-        if shared_outbox and self.outbox is not None:
-            copy._config = dataclasses.replace(settings, offline=self._config.offline)
-            copy.outbox = self.outbox.for_client(copy, copy._send)
-        elif copy.outbox is not None:
-            _follow_reconnects(copy)
+        _share_with(copy, self, shared_outbox)
         return copy
 
     def _request(self, call: Call[T]) -> T:
@@ -317,6 +311,21 @@ class GamifyClient(QueriesMixin, LinksMixin, BaseClient):
         self.close()
 
 
+_Client = TypeVar("_Client", "GamifyClient", "AsyncGamifyClient")
+
+
+def _share_with(copy: _Client, parent: _Client, shared_outbox: bool) -> None:
+    """What a ``with_options`` copy takes from its parent: the real-time sync, the focus and
+    online managers and, unless it names another file, the outbox."""
+    copy._realtime = parent._realtime
+    copy._share_managers(parent)
+    if shared_outbox and parent.outbox is not None:
+        copy._config = dataclasses.replace(copy._config, offline=parent._config.offline)
+        copy.outbox = parent.outbox.for_client(copy, copy._send)
+    elif copy.outbox is not None:
+        _follow_reconnects(copy)
+
+
 def _follow_reconnects(client: GamifyClient | AsyncGamifyClient) -> None:
     """Replay the client's own outbox each time its online manager goes back online; again
     after ``with_options`` gave a copy its parent's manager."""
@@ -438,13 +447,7 @@ class AsyncGamifyClient(AsyncQueriesMixin, AsyncLinksMixin, BaseClient):
             scheduler=self.scheduler,
             dispatch=self.dispatch,
         )
-        copy._realtime = self._realtime
-        copy._share_managers(self)
-        if shared_outbox and self.outbox is not None:
-            copy._config = dataclasses.replace(settings, offline=self._config.offline)
-            copy.outbox = self.outbox.for_client(copy, copy._send)
-        elif copy.outbox is not None:
-            _follow_reconnects(copy)
+        _share_with(copy, self, shared_outbox)
         return copy
 
     async def _request(self, call: Call[T]) -> T:
