@@ -142,11 +142,12 @@ def _cpu_subscriber(
 
 class _RawReader:
     """The floor under applying: reads the messages off a Redis subscription of its own, as
-    the bridge's listener does (RESP2, straight off the connection), and applies nothing.
+    the bridge's listener does (RESP2, straight off the connection, the idle wait as the
+    socket's timeout), and applies nothing.
     Reports the CPU time from the first message to the ``count``-th after it."""
 
     def __init__(self, redis_url: str, channel: str, count: int, reports: Any) -> None:
-        self._redis = redis.Redis.from_url(redis_url, protocol=2)
+        self._redis = redis.Redis.from_url(redis_url, protocol=2, socket_timeout=1.0)
         # redis-py leaves ``pubsub`` unannotated.
         self._pubsub = cast(Callable[[], redis.client.PubSub], self._redis.pubsub)()
         self._pubsub.subscribe(channel)
@@ -165,7 +166,7 @@ class _RawReader:
         with suppress(redis.ConnectionError):
             while received <= count:
                 try:
-                    reply = connection.read_response(disconnect_on_error=False, timeout=1.0)
+                    reply = connection.read_response(disconnect_on_error=False)
                 except redis.TimeoutError:
                     continue
                 if type(reply) is list and len(reply) == 3 and reply[0] == b"message":
