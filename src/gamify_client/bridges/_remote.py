@@ -115,7 +115,17 @@ class RemoteApplier:
         try:
             self.apply_raw(raw)
         except Exception:
-            logger.exception("applying a message from %s failed", self._where)
+            self._failed()
+
+    def receive_message(self, message: MutationMessage) -> None:
+        """:meth:`receive` for a message the link decoded already."""
+        try:
+            self.apply(message)
+        except Exception:
+            self._failed()
+
+    def _failed(self) -> None:
+        logger.exception("applying a message from %s failed", self._where)
 
     def apply(self, message: MutationMessage) -> Delivery:
         """Apply one message unless it is the link's own, already seen, or unreadable."""
