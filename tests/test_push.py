@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import httpx_sse
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamify_client import (
     AsyncGamifyClient,
@@ -23,8 +25,9 @@ from gamify_client import (
     GamifyClient,
     PermissionDeniedError,
 )
+from gamify_client.bridges._messages import MutationMessage
 from gamify_client.keys import Key, format_key
-from gamify_client.push import ListenMode, PushListener
+from gamify_client.push import ListenMode, PushListener, _Event, _EventParser
 from gamify_client.realtime import AppliedMutation
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._events_stream import RESET_EVENT
@@ -541,3 +544,105 @@ def test_a_submit_in_one_process_reaches_every_other_through_push(
     assert sorted(name for name, _ in events) == sorted(workers.names)
     assert stats[workers.names[0]]["applied"] == 0
     assert all(stats[name] == {"applied": 1, "duplicates": 0} for name in workers.names[1:])
+
+
+# Reading the stream
+
+
+_NEWLINES = st.sampled_from(["\n", "\r", "\r\n"])
+_LINE_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=12
+)
+
+
+@given(
+    st.lists(
+        st.tuples(_LINE_TEXT, st.lists(_LINE_TEXT, min_size=1, max_size=3), st.none() | _LINE_TEXT),
+        max_size=5,
+    ),
+    _NEWLINES,
+    st.booleans(),
+    st.data(),
+)
+def test_events_are_read_whatever_the_line_ends_and_the_chunks(
+    events: list[tuple[str, list[str], str | None]],
+    newline: str,
+    comments: bool,
+    data: st.DataObject,
+) -> None:
+    lines: list[str] = []
+    expected: list[_Event] = []
+    last_id = ""
+    for name, data_lines, event_id in events:
+        if comments:
+            lines.append(": keep-alive")
+        lines.append(f"event: {name}")
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+            last_id = event_id
+        lines.extend(f"data: {line}" for line in data_lines)
+        lines.append("retry: 10")
+        lines.append("")
+        expected.append(_Event(name or "message", "\n".join(data_lines).encode(), last_id))
+    stream = "".join(line + newline for line in lines).encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    ends = [*cuts, len(stream)]
+    chunks = [stream[start:end] for start, end in zip([0, *cuts], ends, strict=True)]
+
+    parser = _EventParser()
+    read = [event for chunk in chunks if chunk for event in parser.feed(chunk)]
+
+    assert read == expected
+
+
+def test_a_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
+    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed = backend.seed_demo()
+    user = seed.users[0].id
+    user_config = config.replace(token=backend.token_for(user))
+    writer, reader = (
+        GamifyClient(config=user_config, http_client=httpx.Client(transport=backend.transport()))
+        for _ in range(2)
+    )
+    written: list[AppliedMutation] = []
+    writer.on_mutation(written.append)
+    writer.tasks.submit(seed.task_ids[0], user_id=user, submission_type="Text Entry", value="x")
+    message = MutationMessage.from_applied(written[0], origin="another-process").encode()
+    stream = (
+        b': keep-alive\r\n\r\nevent: hello\r\ndata: {"origin": "mine"}\r\n\r\n'
+        b"id: 1\r\nevent: taskCompleted\r\ndata: {not json\r\n\r\n"
+        b"id: 2\r\nevent: taskCompleted\r\ndata: " + message + b"\r\n\r\n"
+    )
+    answers: list[bytes] = [stream]
+
+    def events(request: httpx.Request) -> httpx.Response:
+        # The whole stream once, cut so that CRLFs fall across chunks; then nothing more.
+        body = answers.pop() if answers else b""
+        chunks = [body[start : start + 7] for start in range(0, len(body), 7)]
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_Chunks(chunks)
+        )
+
+    completed: list[str] = []
+    reader.events.subscribe(Event.TASK_COMPLETED, lambda payload: completed.append(payload.task_id))
+    with writer, reader:
+        listener = PushListener(
+            reader, http_client=httpx.Client(transport=httpx.MockTransport(events))
+        ).start()
+        wait_until(lambda: listener.stats().applied == 1, what="the well-formed write")
+        listener.close()
+
+    assert listener.stats().malformed == 1
+    assert "skipped a malformed message" in caplog.text
+    assert completed == [seed.task_ids[0]]
+    assert listener.origin == "mine"
+    assert listener.last_event_id == "2"
+
+
+class _Chunks(httpx.SyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
