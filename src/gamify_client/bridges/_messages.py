@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from pydantic_core import CoreSchema, SchemaValidator, core_schema, from_json, to_json
-from pydantic_core.core_schema import TypedDictField
+from pydantic_core.core_schema import DataclassField
 
 from .._links import EVENTS_PATH
 from .._parsing import MutationPayload
@@ -122,24 +122,19 @@ class MutationMessage:
         """Read a decoded message; raises :class:`MalformedMessage` for anything else."""
         if not isinstance(data, Mapping):
             raise MalformedMessage(f"expected a JSON object, got {type(data).__name__}")
+        if data.get("v") != WIRE_VERSION:
+            raise MalformedMessage(f"unsupported version {data.get('v')!r}")
         try:
-            # Every field checked in one pass at C speed: every process reads every message.
-            fields = _ENVELOPE.validate_python(data)
+            # Every field checked and the message made in one pass at C speed: every process
+            # reads every message.
+            message: MutationMessage = _READER.validate_python(
+                data if type(data) is dict else dict(data)
+            )
         except ValidationError as err:
             raise _refusal(data, err) from None
-        mutation = fields["mutation"]
-        if mutation not in ALL_WRITES:
-            raise MalformedMessage(f"unknown mutation {mutation!r}")
-        return cls(
-            id=fields["id"],
-            origin=fields.get("origin"),
-            mutation=mutation,
-            request=fields["request"],
-            event=fields["event"],
-            keys=fields.get("keys", ()),
-            real_time=fields.get("realTimeData"),
-            body=fields.get("body"),
-        )
+        if message.mutation not in ALL_WRITES:
+            raise MalformedMessage(f"unknown mutation {message.mutation!r}")
+        return message
 
     def result(self) -> MutationResult[Any]:
         """The write's result, rebuilt from the body; raises :class:`MalformedMessage` when
@@ -147,30 +142,38 @@ class MutationMessage:
         return result_from_body(self.mutation, self.body)
 
 
-def _field(schema: CoreSchema, *, required: bool = True) -> TypedDictField:
-    return core_schema.typed_dict_field(schema, required=required)
+def _field(
+    name: str, schema: CoreSchema, *, default: Any = ..., alias: str | None = None
+) -> DataclassField:
+    if default is not ...:
+        schema = core_schema.with_default_schema(schema, default=default)
+    return core_schema.dataclass_field(name, schema, validation_alias=alias)
 
 
 _TEXT = core_schema.str_schema(strict=True)
 _ANY = core_schema.any_schema()
-_TEXTS = core_schema.tuple_schema([_TEXT], variadic_item_index=0)
-_ENVELOPE = SchemaValidator(
-    core_schema.typed_dict_schema(
-        # In the order of the refusals below: the first field that fails names the fault.
-        {
-            "v": _field(core_schema.literal_schema([WIRE_VERSION])),
-            "id": _field(core_schema.str_schema(min_length=1, strict=True)),
-            "mutation": _field(_TEXT),
-            "event": _field(_TEXT),
-            "origin": _field(core_schema.nullable_schema(_TEXT), required=False),
-            "request": _field(core_schema.dict_schema(_TEXT, _ANY)),
-            "keys": _field(_TEXTS, required=False),
-            "realTimeData": _field(_ANY, required=False),
-            "body": _field(_ANY, required=False),
-        }
+_MESSAGE_FIELDS = [
+    # In the order of the refusals below: the first field that fails names the fault.
+    _field("id", core_schema.str_schema(min_length=1, strict=True)),
+    _field("mutation", _TEXT),
+    _field("event", _TEXT),
+    _field("origin", core_schema.nullable_schema(_TEXT), default=None),
+    _field("request", core_schema.dict_schema(_TEXT, _ANY)),
+    _field("keys", core_schema.tuple_schema([_TEXT], variadic_item_index=0), default=()),
+    _field("real_time", _ANY, default=None, alias="realTimeData"),
+    _field("body", _ANY, default=None),
+]
+_READER = SchemaValidator(
+    core_schema.dataclass_schema(
+        MutationMessage,
+        core_schema.dataclass_args_schema("MutationMessage", _MESSAGE_FIELDS),
+        [field["name"] for field in _MESSAGE_FIELDS],
+        slots=True,
+        frozen=True,
     )
 )
-"""The fields of a message and their types; the others are ignored."""
+"""Makes a :class:`MutationMessage` of a decoded message's fields, checking their types (the
+version is checked before); other fields are ignored."""
 
 _REFUSALS = {
     "id": "the message has no id",
@@ -185,8 +188,6 @@ def _refusal(data: Mapping[str, Any], err: ValidationError) -> MalformedMessage:
     """What is wrong with a message, from the first field that failed."""
     location = err.errors(include_url=False)[0]["loc"]
     field = location[0] if location else ""
-    if field == "v":
-        return MalformedMessage(f"unsupported version {data.get('v')!r}")
     if field == "mutation":
         return MalformedMessage(f"unknown mutation {data.get('mutation')!r}")
     return MalformedMessage(_REFUSALS.get(str(field), f"the message is malformed: {err}"))
