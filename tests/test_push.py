@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -27,7 +27,13 @@ from gamify_client import (
 )
 from gamify_client.bridges._messages import MutationMessage
 from gamify_client.keys import Key, format_key
-from gamify_client.push import ListenMode, PushListener, _Event, _EventParser
+from gamify_client.push import (
+    AsyncPushListener,
+    ListenMode,
+    PushListener,
+    _Event,
+    _EventParser,
+)
 from gamify_client.realtime import AppliedMutation
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._events_stream import RESET_EVENT
@@ -595,54 +601,89 @@ def test_events_are_read_whatever_the_line_ends_and_the_chunks(
     assert read == expected
 
 
-def test_a_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
-    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
-) -> None:
-    seed = backend.seed_demo()
-    user = seed.users[0].id
-    user_config = config.replace(token=backend.token_for(user))
-    writer, reader = (
-        GamifyClient(config=user_config, http_client=httpx.Client(transport=backend.transport()))
-        for _ in range(2)
-    )
-    written: list[AppliedMutation] = []
-    writer.on_mutation(written.append)
-    writer.tasks.submit(seed.task_ids[0], user_id=user, submission_type="Text Entry", value="x")
-    message = MutationMessage.from_applied(written[0], origin="another-process").encode()
-    stream = (
-        b': keep-alive\r\n\r\nevent: hello\r\ndata: {"origin": "mine"}\r\n\r\n'
-        b"id: 1\r\nevent: taskCompleted\r\ndata: {not json\r\n\r\n"
-        b"id: 2\r\nevent: taskCompleted\r\ndata: " + message + b"\r\n\r\n"
-    )
-    answers: list[bytes] = [stream]
-
-    def events(request: httpx.Request) -> httpx.Response:
-        # The whole stream once, cut so that CRLFs fall across chunks; then nothing more.
-        body = answers.pop() if answers else b""
-        chunks = [body[start : start + 7] for start in range(0, len(body), 7)]
-        return httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, stream=_Chunks(chunks)
-        )
-
-    completed: list[str] = []
-    reader.events.subscribe(Event.TASK_COMPLETED, lambda payload: completed.append(payload.task_id))
-    with writer, reader:
-        listener = PushListener(
-            reader, http_client=httpx.Client(transport=httpx.MockTransport(events))
-        ).start()
-        wait_until(lambda: listener.stats().applied == 1, what="the well-formed write")
-        listener.close()
-
-    assert listener.stats().malformed == 1
-    assert "skipped a malformed message" in caplog.text
-    assert completed == [seed.task_ids[0]]
-    assert listener.origin == "mine"
-    assert listener.last_event_id == "2"
-
-
-class _Chunks(httpx.SyncByteStream):
+class _Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
     def __init__(self, chunks: list[bytes]) -> None:
         self._chunks = chunks
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._chunks)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+class _ScriptedStream:
+    """An event stream that carries, in 7-byte chunks so that CRLFs fall across them: a
+    comment, the hello, a malformed event, then a user's real write as another process's.
+    Served once; later connections get an empty stream."""
+
+    def __init__(self, backend: GamifyBackend, config: ClientConfig) -> None:
+        seed = backend.seed_demo()
+        user = seed.users[0].id
+        self.config = config.replace(token=backend.token_for(user))
+        self.task_id = seed.task_ids[0]
+        written: list[AppliedMutation] = []
+        http = httpx.Client(transport=backend.transport())
+        with GamifyClient(config=self.config, http_client=http) as writer:
+            writer.on_mutation(written.append)
+            writer.tasks.submit(self.task_id, user_id=user, submission_type="Text Entry", value="x")
+        message = MutationMessage.from_applied(written[0], origin="another-process").encode()
+        self._answers = [
+            b': keep-alive\r\n\r\nevent: hello\r\ndata: {"origin": "mine"}\r\n\r\n'
+            b"id: 1\r\nevent: taskCompleted\r\ndata: {not json\r\n\r\n"
+            b"id: 2\r\nevent: taskCompleted\r\ndata: " + message + b"\r\n\r\n"
+        ]
+        self.completed: list[str] = []
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._answer)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        body = self._answers.pop() if self._answers else b""
+        chunks = [body[start : start + 7] for start in range(0, len(body), 7)]
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=_Chunks(chunks))
+
+    def listen_with(self, client: GamifyClient | AsyncGamifyClient) -> None:
+        client.events.subscribe(
+            Event.TASK_COMPLETED, lambda payload: self.completed.append(payload.task_id)
+        )
+
+    def check(self, listener: PushListener | AsyncPushListener, log: str) -> None:
+        assert listener.stats().applied == 1
+        assert listener.stats().malformed == 1
+        assert "skipped a malformed message" in log
+        assert self.completed == [self.task_id]
+        assert listener.origin == "mine"
+        assert listener.last_event_id == "2"
+
+
+def test_a_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
+    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = _ScriptedStream(backend, config)
+    http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=stream.config, http_client=http) as reader:
+        stream.listen_with(reader)
+        listener = PushListener(
+            reader, http_client=httpx.Client(transport=stream.transport())
+        ).start()
+        wait_until(lambda: listener.stats().applied == 1, what="the well-formed write")
+        listener.close()
+    stream.check(listener, caplog.text)
+
+
+async def test_an_async_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
+    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = _ScriptedStream(backend, config)
+    http = httpx.AsyncClient(transport=backend.transport())
+    async with AsyncGamifyClient(config=stream.config, http_client=http) as reader:
+        stream.listen_with(reader)
+        listener = await AsyncPushListener(
+            reader, http_client=httpx.AsyncClient(transport=stream.transport())
+        ).start()
+        await wait_until_async(lambda: listener.stats().applied == 1, what="the write")
+        await listener.close()
+    stream.check(listener, caplog.text)
