@@ -34,7 +34,7 @@ from gamify_client.push import (
     _Event,
     _EventParser,
 )
-from gamify_client.realtime import AppliedMutation
+from gamify_client.realtime import WRITES, AppliedMutation
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._events_stream import RESET_EVENT
 from gamify_client.testing._seed import DemoData
@@ -687,3 +687,40 @@ async def test_an_async_listener_reads_split_crlf_frames_and_skips_a_malformed_e
         await wait_until_async(lambda: listener.stats().applied == 1, what="the write")
         await listener.close()
     stream.check(listener, caplog.text)
+
+
+def test_an_event_from_the_clients_token_is_decoded_once_while_a_write_is_in_flight(
+    backend: GamifyBackend, config: ClientConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = backend.seed_demo()
+    user = seed.users[0].id
+    user_config = config.replace(token=backend.token_for(user))
+    written: list[AppliedMutation] = []
+    http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=user_config, http_client=http) as client:
+        client.on_mutation(written.append)
+        client.tasks.submit(seed.task_ids[0], user_id=user, submission_type="Text Entry", value="x")
+    # The same token's write, made by another process: its body is not one this client got.
+    other = MutationMessage.from_applied(written[0], origin="the-token").to_wire()
+    other["body"] = {**other["body"], "message": "made elsewhere"}
+    event = _Event("taskCompleted", json.dumps(other).encode(), "7")
+    decoded: list[bytes | str] = []
+    decode = MutationMessage.decode
+    monkeypatch.setattr(
+        MutationMessage, "decode", staticmethod(lambda raw: decoded.append(raw) or decode(raw))
+    )
+    reader_http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=user_config, http_client=reader_http) as reader:
+        listener = PushListener(reader)
+        core = listener._core
+        core.server_origin = "the-token"
+        with reader._realtime.sending(WRITES["tasks.submit"]):
+            assert core.own_pending(event)
+            assert core.own_pending(event)
+        assert not core.own_pending(event)
+        core.handle(event)
+        listener.close()
+
+    assert decoded == [event.data]
+    assert listener.stats().applied == 1
+    assert listener.last_event_id == "7"

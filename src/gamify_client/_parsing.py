@@ -220,7 +220,9 @@ class MutationPayload(Generic[T]):
     from HTTP and the others' from their messages."""
 
     payload: Payload[T]
-    _answer: list[SchemaValidator] = field(default_factory=list, compare=False, repr=False)
+    _answer: list[SchemaValidator] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     def __call__(self, response: httpx.Response) -> MutationResult[T]:
         return self.from_body(decode_json(response), response)

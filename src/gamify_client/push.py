@@ -343,12 +343,11 @@ class _PushCore:
             except Exception:
                 logger.exception("invalidating after a reset of %s failed", self.shown_url)
         elif event.data:
-            last = self._last_decoded
-            if last is not None and last[0] is event and last[1] is not None:
-                self.applier.receive_message(last[1])
+            decoded, self._last_decoded = self._last_decoded, None
+            if decoded is not None and decoded[0] is event and decoded[1] is not None:
+                self.applier.receive_message(decoded[1])
             else:
                 self.applier.receive(event.data)
-            self._last_decoded = None
 
     def _hello(self, data: bytes) -> None:
         """The server names the origin of this client's own writes."""
