@@ -143,18 +143,20 @@ def _cpu_subscriber(
 class _RawReader:
     """The floor under applying: reads the messages off a Redis subscription of its own, as
     the bridge's listener does (RESP2, straight off the connection, the idle wait as the
-    socket's timeout), and applies nothing.
-    Reports the CPU time from the first message to the ``count``-th after it."""
+    socket's timeout), and applies nothing. Reports the CPU time from the first message to
+    the ``count``-th after it."""
 
     def __init__(self, redis_url: str, channel: str, count: int, reports: Any) -> None:
         self._redis = redis.Redis.from_url(redis_url, protocol=2, socket_timeout=1.0)
         # redis-py leaves ``pubsub`` unannotated.
         self._pubsub = cast(Callable[[], redis.client.PubSub], self._redis.pubsub)()
         self._pubsub.subscribe(channel)
-        while (reply := self._pubsub.get_message(timeout=DEADLINE)) is None or (
-            reply["type"] != "subscribe"
-        ):
-            pass
+        confirmed = False
+        while not confirmed:
+            reply = self._pubsub.get_message(timeout=DEADLINE)
+            if reply is None:
+                raise TimeoutError("Redis did not confirm the subscription")
+            confirmed = reply["type"] == "subscribe"
         self._thread = threading.Thread(target=self._read, args=(count, reports), daemon=True)
         self._thread.start()
 
