@@ -22,6 +22,12 @@ its cache holds each patched value. All of them read the system-wide monotonic c
   the user's batch progress that the writes patch (target at most 50). The invalidations a
   write schedules wait ``task_completion_delay`` (an hour here), so the refetches they start
   are not counted: they are a round trip to the server, not the cost of applying.
+- ``remote_receive_floor_cpu_us``: the control of the line above, printed beside it: the same
+  subscriber (a client with the same live queries open), the same messages at the same pace,
+  the same CPU clock, but no bridge: a thread reads the messages off its own Redis subscription
+  as the bridge does (``read_response`` on the subscribed RESP2 connection) and applies
+  nothing. It is what receiving alone costs on this machine, the floor under
+  ``remote_apply_cpu_us``.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -99,14 +106,20 @@ def _cpu_subscriber(
     redis_url: str,
     first_xp: int,
     last_xp: int,
+    apply: bool,
     reports: Any,
     stop: Any,
 ) -> None:
     """A subscriber that reports the CPU time it spent from the write that brought
-    ``first_xp`` to the one that brought ``last_xp``."""
+    ``first_xp`` to the one that brought ``last_xp``: applying them through its bridge, or,
+    when ``apply`` is False, only reading them off a subscription of its own."""
     config = ClientConfig(base_url=base_url, token=token, task_completion_delay=3600)
     with GamifyClient(config=config) as client:
-        link = _link(client, redis_url)
+        link: Any
+        if apply:
+            link = _link(client, redis_url)
+        else:
+            link = _RawReader(redis_url, default_channel(base_url), last_xp - first_xp, reports)
         dashboard = client.use_dashboard_data()
         progress = client.use_user_progress_data(str(client.user_id), batch_id)
         dashboard.wait_for(timeout=DEADLINE)
@@ -120,10 +133,54 @@ def _cpu_subscriber(
             elif xp == last_xp and started:
                 reports.put(("cpu", time.process_time() - started[0]))
 
-        dashboard.subscribe(on_change)
+        if apply:
+            dashboard.subscribe(on_change)
         reports.put((_READY, 0.0))
         stop.get(timeout=DEADLINE * 10)
         link.close()
+
+
+class _RawReader:
+    """The floor under applying: reads the messages off a Redis subscription of its own, as
+    the bridge's listener does (RESP2, straight off the connection, the idle wait as the
+    socket's timeout), and applies nothing. Reports the CPU time from the first message to
+    the ``count``-th after it."""
+
+    def __init__(self, redis_url: str, channel: str, count: int, reports: Any) -> None:
+        self._redis = redis.Redis.from_url(redis_url, protocol=2, socket_timeout=1.0)
+        # redis-py leaves ``pubsub`` unannotated.
+        self._pubsub = cast(Callable[[], redis.client.PubSub], self._redis.pubsub)()
+        self._pubsub.subscribe(channel)
+        confirmed = False
+        while not confirmed:
+            reply = self._pubsub.get_message(timeout=DEADLINE)
+            if reply is None:
+                raise TimeoutError("Redis did not confirm the subscription")
+            confirmed = reply["type"] == "subscribe"
+        self._thread = threading.Thread(target=self._read, args=(count, reports), daemon=True)
+        self._thread.start()
+
+    def _read(self, count: int, reports: Any) -> None:
+        connection = self._pubsub.connection
+        assert connection is not None
+        received = 0
+        started = 0.0
+        with suppress(redis.ConnectionError):
+            while received <= count:
+                try:
+                    reply = connection.read_response(disconnect_on_error=False)
+                except redis.TimeoutError:
+                    continue
+                if type(reply) is list and len(reply) == 3 and reply[0] == b"message":
+                    received += 1
+                    if received == 1:
+                        started = time.process_time()
+            reports.put(("cpu", time.process_time() - started))
+
+    def close(self) -> None:
+        self._thread.join(timeout=DEADLINE)
+        self._pubsub.close()
+        self._redis.close()
 
 
 @contextmanager
@@ -264,8 +321,9 @@ def _with_xp(message: dict[str, Any], xp: int) -> bytes:
     return json.dumps(wire, separators=(",", ":")).encode()
 
 
-def remote_apply_cpu_us(redis_url: str) -> float:
-    """CPU microseconds a subscriber spends per remote write (see the module's docstring)."""
+def remote_cpu_us(redis_url: str, *, apply: bool) -> float:
+    """CPU microseconds a subscriber spends per remote write, applying it or (``apply``
+    False) only reading it off Redis (see the module's docstring)."""
     with _served_backend() as (backend, seed, base_url):
         token = backend.token_for(seed.users[0].id)
         config = ClientConfig(base_url=base_url, token=token, task_completion_delay=0)
@@ -276,7 +334,9 @@ def remote_apply_cpu_us(redis_url: str) -> float:
         payloads = [_with_xp(message, xp) for xp in range(first_xp, last_xp + 1)]
         context = _context()
         reports, stop = context.Queue(), context.Queue()
-        arguments = [(base_url, token, seed.batch_id, redis_url, first_xp, last_xp, reports, stop)]
+        arguments = [
+            (base_url, token, seed.batch_id, redis_url, first_xp, last_xp, apply, reports, stop)
+        ]
         publisher = redis.Redis.from_url(redis_url)
         with _processes(_cpu_subscriber, arguments, stop):
             assert reports.get(timeout=DEADLINE * 2)[0] == _READY
@@ -309,12 +369,15 @@ def main() -> None:
     if redis_server_binary() is None:
         for count, suffix in itertools.product(SUBSCRIBERS, ("p50", "p95", "write_p50")):
             print(f"redis_propagation_{count}_{suffix}_ms: skipped (redis-server is not installed)")
-        print("remote_apply_cpu_us: skipped (redis-server is not installed)")
+        for name in ("remote_apply_cpu_us", "remote_receive_floor_cpu_us"):
+            print(f"{name}: skipped (redis-server is not installed)")
     else:
         with RedisServer() as server:
             for count in SUBSCRIBERS:
                 _print_run("redis", count, _propagation(count, server.url))
-            print(f"remote_apply_cpu_us: {remote_apply_cpu_us(server.url):.1f}")
+            print(f"remote_apply_cpu_us: {remote_cpu_us(server.url, apply=True):.1f}")
+            floor = remote_cpu_us(server.url, apply=False)
+            print(f"remote_receive_floor_cpu_us: {floor:.1f}")
     for count in SUBSCRIBERS:
         _print_run("sse", count, _propagation(count, None))
 

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamify_client import (
     AsyncGamifyClient,
@@ -27,7 +29,7 @@ from gamify_client.bridges._messages import (
     MutationMessage,
     result_from_body,
 )
-from gamify_client.bridges._remote import Backoff
+from gamify_client.bridges._remote import Backoff, SeenIds
 from gamify_client.bridges.redis import (
     AsyncRedisBridge,
     BridgeState,
@@ -195,22 +197,94 @@ def test_a_message_round_trips_and_rebuilds_the_writers_result(
     assert rebuilt.real_time == applied.result.real_time
 
 
+_GOOD_FIELDS: dict[str, Any] = {
+    "v": 1,
+    "id": "x",
+    "mutation": "tasks.submit",
+    "event": "e",
+    "request": {},
+}
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "fault"),
     [
-        b"not json",
-        b"[1, 2]",
-        b'{"v": 2, "id": "x", "mutation": "tasks.submit", "event": "e", "request": {}}',
-        b'{"v": 1, "mutation": "tasks.submit", "event": "e", "request": {}}',
-        b'{"v": 1, "id": "x", "mutation": "tasks.explode", "event": "e", "request": {}}',
-        b'{"v": 1, "id": "x", "mutation": "tasks.submit", "event": "e", "request": []}',
-        b'{"v": 1, "id": "x", "mutation": "tasks.submit", "event": "e", "request": {}, '
-        b'"keys": [1]}',
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (json.dumps({**_GOOD_FIELDS, "v": 2}).encode(), "unsupported version 2"),
+        (json.dumps({**_GOOD_FIELDS, "id": None}).encode(), "no id"),
+        (json.dumps({**_GOOD_FIELDS, "id": ""}).encode(), "no id"),
+        (json.dumps({**_GOOD_FIELDS, "mutation": "tasks.explode"}).encode(), "explode"),
+        (json.dumps({**_GOOD_FIELDS, "mutation": 3}).encode(), "unknown mutation 3"),
+        (json.dumps({**_GOOD_FIELDS, "event": 5}).encode(), "no event"),
+        (json.dumps({**_GOOD_FIELDS, "origin": 5}).encode(), "origin"),
+        (json.dumps({**_GOOD_FIELDS, "request": []}).encode(), "request"),
+        (json.dumps({**_GOOD_FIELDS, "keys": [1]}).encode(), "keys"),
+        (json.dumps({**_GOOD_FIELDS, "keys": "tasks"}).encode(), "keys"),
     ],
 )
-def test_malformed_messages_are_refused(raw: bytes) -> None:
-    with pytest.raises(MalformedMessage):
+def test_malformed_messages_are_refused_with_their_fault(raw: bytes, fault: str) -> None:
+    with pytest.raises(MalformedMessage, match=fault):
         MutationMessage.decode(raw)
+
+
+def test_a_message_needs_only_its_required_fields() -> None:
+    message = MutationMessage.decode(json.dumps({**_GOOD_FIELDS, "extra": [1]}).encode())
+
+    assert (message.origin, message.keys, message.real_time, message.body) == (
+        None,
+        (),
+        None,
+        None,
+    )
+    assert message.request == {} and message.mutation == "tasks.submit"
+    with pytest.raises(MalformedMessage, match=r"tasks\.submit answer"):
+        message.result()
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.text(min_size=1, max_size=8),
+                "origin": st.none() | st.text(max_size=8),
+                "request": st.dictionaries(st.text(max_size=5), st.integers() | st.text()),
+                "event": st.text(max_size=8),
+                "keys": st.lists(st.text(max_size=8), max_size=4),
+                "realTimeData": st.none() | st.dictionaries(st.text(max_size=5), st.integers()),
+            }
+        ),
+        max_size=5,
+    )
+)
+def test_what_a_message_carries_survives_the_wire(fields: list[dict[str, Any]]) -> None:
+    for each in fields:
+        sent = MutationMessage(
+            id=each["id"],
+            origin=each["origin"],
+            mutation="tasks.start",
+            request=each["request"],
+            event=each["event"],
+            keys=tuple(each["keys"]),
+            real_time=each["realTimeData"],
+            body={"anything": each["keys"]},
+        )
+        assert MutationMessage.decode(sent.encode()) == sent
+        # Byte for byte what the standard library writes: readers that are not this SDK.
+        compact = json.dumps(sent.to_wire(), separators=(",", ":"), ensure_ascii=False)
+        assert sent.encode() == compact.encode()
+
+
+@given(st.lists(st.sampled_from("abcdefgh"), max_size=60), st.integers(1, 5))
+def test_seen_ids_remember_exactly_the_newest_ones(ids: list[str], capacity: int) -> None:
+    seen = SeenIds(capacity)
+    remembered: list[str] = []
+    for message_id in ids:
+        fresh = seen.add(message_id)
+        assert fresh == (message_id not in remembered)
+        if fresh:
+            remembered = [*remembered, message_id][-capacity:]
+        assert len(seen) == len(remembered)
 
 
 def test_a_body_the_writes_parser_rejects_is_malformed() -> None:

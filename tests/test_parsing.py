@@ -104,3 +104,37 @@ def test_a_decoded_body_parses_as_its_answer_does() -> None:
     assert caught.value.status_code == 200
     with pytest.raises(ResponseValidationError):
         parse.from_body({"success": False, "message": "Task already submitted"})
+
+
+def test_a_write_names_the_part_of_its_answer_that_failed_first() -> None:
+    parse = submit_task("a" * 24, user_id="c" * 24, submission_type="Text Entry", value="x").parse
+    assert isinstance(parse, MutationPayload)
+    both_broken = {**SUBMITTED, "submission": "no", "realTimeData": {"newTotalXP": "lots"}}
+
+    with pytest.raises(ResponseValidationError, match="task submission") as payload_first:
+        parse.from_body(both_broken)
+    with pytest.raises(ResponseValidationError, match="realTimeData") as real_time_only:
+        parse.from_body({**SUBMITTED, "realTimeData": {"newTotalXP": "lots"}})
+
+    # Each names its own part's errors, located as if that part had been validated alone.
+    assert [error["loc"] for error in payload_first.value.errors] == [("submission",)]
+    assert [error["loc"] for error in real_time_only.value.errors] == [("newTotalXP",)]
+    assert "first: newTotalXP:" in real_time_only.value.message
+
+
+def test_a_write_under_a_named_key_or_the_envelope_parses_as_a_bare_one() -> None:
+    parse = submit_task("a" * 24, user_id="c" * 24, submission_type="Text Entry", value="x").parse
+    assert isinstance(parse, MutationPayload)
+    bare = parse.from_body(SUBMITTED)
+
+    enveloped = parse.from_body(
+        {
+            "success": True,
+            "data": {key: SUBMITTED[key] for key in ("submission",)},
+            "realTimeData": SUBMITTED["realTimeData"],
+        }
+    )
+
+    assert enveloped.data.submission == bare.data.submission
+    assert enveloped.real_time == bare.real_time
+    assert enveloped.message is None

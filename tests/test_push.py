@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import httpx_sse
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamify_client import (
     AsyncGamifyClient,
@@ -23,9 +25,16 @@ from gamify_client import (
     GamifyClient,
     PermissionDeniedError,
 )
+from gamify_client.bridges._messages import MutationMessage
 from gamify_client.keys import Key, format_key
-from gamify_client.push import ListenMode, PushListener
-from gamify_client.realtime import AppliedMutation
+from gamify_client.push import (
+    AsyncPushListener,
+    ListenMode,
+    PushListener,
+    _Event,
+    _EventParser,
+)
+from gamify_client.realtime import WRITES, AppliedMutation
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._events_stream import RESET_EVENT
 from gamify_client.testing._seed import DemoData
@@ -541,3 +550,177 @@ def test_a_submit_in_one_process_reaches_every_other_through_push(
     assert sorted(name for name, _ in events) == sorted(workers.names)
     assert stats[workers.names[0]]["applied"] == 0
     assert all(stats[name] == {"applied": 1, "duplicates": 0} for name in workers.names[1:])
+
+
+# Reading the stream
+
+
+_NEWLINES = st.sampled_from(["\n", "\r", "\r\n"])
+_LINE_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=12
+)
+
+
+@given(
+    st.lists(
+        st.tuples(_LINE_TEXT, st.lists(_LINE_TEXT, min_size=1, max_size=3), st.none() | _LINE_TEXT),
+        max_size=5,
+    ),
+    _NEWLINES,
+    st.booleans(),
+    st.data(),
+)
+def test_events_are_read_whatever_the_line_ends_and_the_chunks(
+    events: list[tuple[str, list[str], str | None]],
+    newline: str,
+    comments: bool,
+    data: st.DataObject,
+) -> None:
+    lines: list[str] = []
+    expected: list[_Event] = []
+    last_id = ""
+    for name, data_lines, event_id in events:
+        if comments:
+            lines.append(": keep-alive")
+        lines.append(f"event: {name}")
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+            last_id = event_id
+        lines.extend(f"data: {line}" for line in data_lines)
+        lines.append("retry: 10")
+        lines.append("")
+        expected.append(_Event(name or "message", "\n".join(data_lines).encode(), last_id))
+    stream = "".join(line + newline for line in lines).encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    ends = [*cuts, len(stream)]
+    chunks = [stream[start:end] for start, end in zip([0, *cuts], ends, strict=True)]
+
+    parser = _EventParser()
+    read = [event for chunk in chunks if chunk for event in parser.feed(chunk)]
+
+    assert read == expected
+
+
+class _Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+class _ScriptedStream:
+    """An event stream that carries, in 7-byte chunks so that CRLFs fall across them: a
+    comment, the hello, a malformed event, then a user's real write as another process's.
+    Served once; later connections get an empty stream."""
+
+    def __init__(self, backend: GamifyBackend, config: ClientConfig) -> None:
+        seed = backend.seed_demo()
+        user = seed.users[0].id
+        self.config = config.replace(token=backend.token_for(user))
+        self.task_id = seed.task_ids[0]
+        written: list[AppliedMutation] = []
+        http = httpx.Client(transport=backend.transport())
+        with GamifyClient(config=self.config, http_client=http) as writer:
+            writer.on_mutation(written.append)
+            writer.tasks.submit(self.task_id, user_id=user, submission_type="Text Entry", value="x")
+        message = MutationMessage.from_applied(written[0], origin="another-process").encode()
+        self._answers = [
+            b': keep-alive\r\n\r\nevent: hello\r\ndata: {"origin": "mine"}\r\n\r\n'
+            b"id: 1\r\nevent: taskCompleted\r\ndata: {not json\r\n\r\n"
+            b"id: 2\r\nevent: taskCompleted\r\ndata: " + message + b"\r\n\r\n"
+        ]
+        self.completed: list[str] = []
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._answer)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        body = self._answers.pop() if self._answers else b""
+        chunks = [body[start : start + 7] for start in range(0, len(body), 7)]
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=_Chunks(chunks))
+
+    def listen_with(self, client: GamifyClient | AsyncGamifyClient) -> None:
+        client.events.subscribe(
+            Event.TASK_COMPLETED, lambda payload: self.completed.append(payload.task_id)
+        )
+
+    def check(self, listener: PushListener | AsyncPushListener, log: str) -> None:
+        assert listener.stats().applied == 1
+        assert listener.stats().malformed == 1
+        assert "skipped a malformed message" in log
+        assert self.completed == [self.task_id]
+        assert listener.origin == "mine"
+        assert listener.last_event_id == "2"
+
+
+def test_a_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
+    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = _ScriptedStream(backend, config)
+    http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=stream.config, http_client=http) as reader:
+        stream.listen_with(reader)
+        listener = PushListener(
+            reader, http_client=httpx.Client(transport=stream.transport())
+        ).start()
+        wait_until(lambda: listener.stats().applied == 1, what="the well-formed write")
+        listener.close()
+    stream.check(listener, caplog.text)
+
+
+async def test_an_async_listener_reads_split_crlf_frames_and_skips_a_malformed_event(
+    backend: GamifyBackend, config: ClientConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = _ScriptedStream(backend, config)
+    http = httpx.AsyncClient(transport=backend.transport())
+    async with AsyncGamifyClient(config=stream.config, http_client=http) as reader:
+        stream.listen_with(reader)
+        listener = await AsyncPushListener(
+            reader, http_client=httpx.AsyncClient(transport=stream.transport())
+        ).start()
+        await wait_until_async(lambda: listener.stats().applied == 1, what="the write")
+        await listener.close()
+    stream.check(listener, caplog.text)
+
+
+def test_an_event_from_the_clients_token_is_decoded_once_while_a_write_is_in_flight(
+    backend: GamifyBackend, config: ClientConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = backend.seed_demo()
+    user = seed.users[0].id
+    user_config = config.replace(token=backend.token_for(user))
+    written: list[AppliedMutation] = []
+    http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=user_config, http_client=http) as client:
+        client.on_mutation(written.append)
+        client.tasks.submit(seed.task_ids[0], user_id=user, submission_type="Text Entry", value="x")
+    # The same token's write, made by another process: its body is not one this client got.
+    other = MutationMessage.from_applied(written[0], origin="the-token").to_wire()
+    other["body"] = {**other["body"], "message": "made elsewhere"}
+    event = _Event("taskCompleted", json.dumps(other).encode(), "7")
+    decoded: list[bytes | str] = []
+    decode = MutationMessage.decode
+    monkeypatch.setattr(
+        MutationMessage, "decode", staticmethod(lambda raw: decoded.append(raw) or decode(raw))
+    )
+    reader_http = httpx.Client(transport=backend.transport())
+    with GamifyClient(config=user_config, http_client=reader_http) as reader:
+        listener = PushListener(reader)
+        core = listener._core
+        core.server_origin = "the-token"
+        with reader._realtime.sending(WRITES["tasks.submit"]):
+            assert core.own_pending(event)
+            assert core.own_pending(event)
+        assert not core.own_pending(event)
+        core.handle(event)
+        listener.close()
+
+    assert decoded == [event.data]
+    assert listener.stats().applied == 1
+    assert listener.last_event_id == "7"

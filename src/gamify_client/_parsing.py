@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import CoreSchema, ErrorDetails, SchemaValidator, core_schema
 
 from .errors import APIStatusError, ResponseValidationError, status_error_for
 from .models import MutationResult, RealTimeData
@@ -23,7 +24,7 @@ __all__ = ["MutationPayload", "Payload", "decode_json", "status_error"]
 
 T = TypeVar("T")
 
-_REAL_TIME = TypeAdapter(RealTimeData)
+_REAL_TIME_OR_NONE = TypeAdapter(RealTimeData | None)
 _ENVELOPE_KEY = "data"
 
 
@@ -81,16 +82,22 @@ def _refuse_unsuccessful(body: Any, response: httpx.Response) -> None:
 def _invalid(
     response: httpx.Response, body: Any, what: str, err: ValidationError
 ) -> ResponseValidationError:
+    return _invalid_errors(response, body, what, err.errors(include_url=False))
+
+
+def _invalid_errors(
+    response: httpx.Response, body: Any, what: str, errors: list[ErrorDetails]
+) -> ResponseValidationError:
     return ResponseValidationError(
-        f"the body is not a valid {what}: {err.error_count()} error(s), first: {_first_error(err)}",
+        f"the body is not a valid {what}: {len(errors)} error(s), first: {_first_error(errors)}",
         response=response,
         body=body,
-        errors=list(err.errors(include_url=False)),
+        errors=list(errors),
     )
 
 
-def _first_error(err: ValidationError) -> str:
-    first = err.errors(include_url=False)[0]
+def _first_error(errors: list[ErrorDetails]) -> str:
+    first = errors[0]
     location = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{location}: {first['msg']}"
 
@@ -206,9 +213,16 @@ class Payload(Generic[T]):
 @dataclass(frozen=True, slots=True)
 class MutationPayload(Generic[T]):
     """Parses a mutation's answer into a :class:`MutationResult`: the payload, the message
-    and the parsed ``realTimeData``."""
+    and the parsed ``realTimeData``.
+
+    The payload and ``realTimeData`` are validated together, in one pass of one validator
+    (built on first use): every process of a deployment parses every write's answer, its own
+    from HTTP and the others' from their messages."""
 
     payload: Payload[T]
+    _answer: list[SchemaValidator] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     def __call__(self, response: httpx.Response) -> MutationResult[T]:
         return self.from_body(decode_json(response), response)
@@ -218,16 +232,56 @@ class MutationPayload(Generic[T]):
     ) -> MutationResult[T]:
         """The result of an already decoded answer: what another process's message carries.
         ``response`` is only named by the errors; without one they name a bare 200."""
-        data = self.payload.from_body(body, response)
+        _refuse_unsuccessful(body, response)
         message: str | None = None
-        real_time: RealTimeData | None = None
+        raw_real_time: Any = None
         if isinstance(body, Mapping):
             raw_message = body.get("message")
             message = raw_message if isinstance(raw_message, str) else None
             raw_real_time = body.get("realTimeData")
-            if raw_real_time is not None:
-                try:
-                    real_time = _REAL_TIME.validate_python(raw_real_time)
-                except ValidationError as err:
-                    raise _invalid(response, body, "realTimeData", err) from None
+        try:
+            data, real_time = self._validator().validate_python(
+                (self.payload.select(body), raw_real_time)
+            )
+        except ValidationError as err:
+            raise self._invalid(response, body, err) from None
         return MutationResult(data=data, message=message, real_time=real_time, body=body)
+
+    def _validator(self) -> SchemaValidator:
+        # Built on first use, not at import: the SDK knows dozens of writes and a process uses
+        # a few. Two threads may both build it; either result is the same validator.
+        if not self._answer:
+            self._answer.append(_pair_validator(self.payload.adapter, _REAL_TIME_OR_NONE))
+        return self._answer[0]
+
+    def _invalid(
+        self, response: httpx.Response, body: Any, err: ValidationError
+    ) -> ResponseValidationError:
+        """The error of the first part that failed (the payload before ``realTimeData``),
+        its locations relative to that part, as if it had been validated alone."""
+        errors = err.errors(include_url=False)
+        part = min(error["loc"][0] for error in errors)
+        what = self.payload.what if part == 0 else "realTimeData"
+        own = [
+            ErrorDetails(**{**error, "loc": error["loc"][1:]})
+            for error in errors
+            if error["loc"][0] == part
+        ]
+        return _invalid_errors(response, body, what, own)
+
+
+def _pair_validator(first: TypeAdapter[Any], second: TypeAdapter[Any]) -> SchemaValidator:
+    """A validator of ``(first's type, second's type)`` pairs. The adapters' schemas share
+    definitions (the models both embed), which a validator must hold only once."""
+    items: list[CoreSchema] = []
+    definitions: dict[str, CoreSchema] = {}
+    for adapter in (first, second):
+        schema = adapter.core_schema
+        if schema["type"] == "definitions":
+            definitions.update((str(d.get("ref")), d) for d in schema["definitions"])
+            schema = schema["schema"]
+        items.append(schema)
+    pair = core_schema.tuple_schema(items)
+    if not definitions:
+        return SchemaValidator(pair)
+    return SchemaValidator(core_schema.definitions_schema(pair, list(definitions.values())))

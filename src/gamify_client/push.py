@@ -97,6 +97,72 @@ class PushStats:
     resets: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One server-sent event: its type, its data (the bytes as they came: the JSON reader
+    takes bytes) and the id of the stream's last event so far ("" before the first)."""
+
+    event: str
+    data: bytes
+    id: str
+
+
+class _EventParser:
+    """Server-sent events out of a stream's bytes, as the format reads them: a line ends with
+    CR, LF or CRLF (even one split between two chunks), a line starting with ``:`` is a
+    comment, ``name: value`` sets a field, a blank line ends the event. ``data`` lines are
+    joined with LF; an ``id`` holding NUL is ignored; the other fields too.
+
+    It works on whole chunks of bytes: the server writes an event per chunk, and reading it
+    line by line as text (``httpx_sse``) cost more than decoding the message it carries."""
+
+    __slots__ = ("_after_cr", "_data", "_event", "_fields", "_id", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._after_cr = False
+        self._event = ""
+        self._data: list[bytes] = []
+        self._id = ""
+        self._fields = False
+
+    def feed(self, chunk: bytes) -> list[_Event]:
+        """The events that ``chunk`` completes."""
+        if self._after_cr:
+            # The LF of a CRLF whose CR ended the previous chunk.
+            self._after_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._after_cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = (self._pending + chunk).split(b"\n") if self._pending else chunk.split(b"\n")
+        self._pending = lines.pop()
+        events: list[_Event] = []
+        for line in lines:
+            if line:
+                self._field(line)
+            elif self._fields:
+                events.append(_Event(self._event or "message", b"\n".join(self._data), self._id))
+                self._event, self._data, self._fields = "", [], False
+        return events
+
+    def _field(self, line: bytes) -> None:
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id" and b"\0" not in value:
+            self._id = value.decode("utf-8", "replace")
+        else:
+            # A comment (no name) or a field this listener does not use (``retry``).
+            return
+        self._fields = True
+
+
 class _Verdict(StrEnum):
     STREAM = "stream"
     NO_PUSH = "no_push"
@@ -129,6 +195,7 @@ class _PushCore:
             is_own=self._is_own,
         )
         self.server_origin: str | None = None
+        self._last_decoded: tuple[_Event, MutationMessage | None] | None = None
         self._own_writes: OrderedDict[str, None] = OrderedDict()
         self._own_capacity = seen_capacity
         self._stop_recording = client.on_mutation(self._remember)
@@ -173,7 +240,7 @@ class _PushCore:
         with self._lock:
             return self._own_writes.pop(fingerprint, False) is None
 
-    def own_pending(self, event: httpx_sse.ServerSentEvent) -> bool:
+    def own_pending(self, event: _Event) -> bool:
         """Whether ``event`` comes from this client's token, is not a write the client
         finished, and the client has a write in flight: the stream can be faster than the
         answer. The listener then waits for that write (up to :data:`OWN_WRITE_GRACE`)
@@ -184,15 +251,25 @@ class _PushCore:
             or self._client.writes_in_flight == 0
         ):
             return False
-        try:
-            message = MutationMessage.decode(event.data)
-        except MalformedMessage:
-            return False
-        if message.origin != self.server_origin:
+        message = self._decoded(event)
+        if message is None or message.origin != self.server_origin:
             return False
         fingerprint = _fingerprint(message.mutation, message.body)
         with self._lock:
             return fingerprint not in self._own_writes
+
+    def _decoded(self, event: _Event) -> MutationMessage | None:
+        """The message ``event`` carries (None when malformed), decoded once however often
+        :meth:`own_pending` asks and :meth:`handle` applies it."""
+        last = self._last_decoded
+        if last is not None and last[0] is event:
+            return last[1]
+        try:
+            message: MutationMessage | None = MutationMessage.decode(event.data)
+        except MalformedMessage:
+            message = None
+        self._last_decoded = (event, message)
+        return message
 
     def answer_timeout(self, timeout: float | None) -> float:
         """How long to wait for the first answer: ``timeout``, by default the client's."""
@@ -251,7 +328,7 @@ class _PushCore:
             logger.error("the event stream %s refused the token: %s", self.shown_url, error)
         return self._reconnect_delay(error)
 
-    def handle(self, event: httpx_sse.ServerSentEvent) -> None:
+    def handle(self, event: _Event) -> None:
         """Apply one event; nothing it does stops the listener."""
         if event.id:
             self.last_event_id = event.id
@@ -266,9 +343,13 @@ class _PushCore:
             except Exception:
                 logger.exception("invalidating after a reset of %s failed", self.shown_url)
         elif event.data:
-            self.applier.receive(event.data)
+            decoded, self._last_decoded = self._last_decoded, None
+            if decoded is not None and decoded[0] is event and decoded[1] is not None:
+                self.applier.receive_message(decoded[1])
+            else:
+                self.applier.receive(event.data)
 
-    def _hello(self, data: str) -> None:
+    def _hello(self, data: bytes) -> None:
         """The server names the origin of this client's own writes."""
         try:
             origin = json.loads(data).get("origin")
@@ -467,11 +548,14 @@ class PushListener(_ListenerBase["GamifyClient", httpx.Client], ThreadLink):
                     self._response = response
                 self._connected.set()
                 self._answered.set()
-                for event in source.iter_sse():
-                    grace = time.monotonic() + OWN_WRITE_GRACE
-                    while core.own_pending(event) and time.monotonic() < grace:
-                        self._closing.wait(_GRACE_STEP)
-                    core.handle(event)
+                parser = _EventParser()
+                for chunk in response.iter_bytes():
+                    for event in parser.feed(chunk):
+                        if core.own_pending(event):
+                            grace = time.monotonic() + OWN_WRITE_GRACE
+                            while core.own_pending(event) and time.monotonic() < grace:
+                                self._closing.wait(_GRACE_STEP)
+                        core.handle(event)
             return core.ended(None)
         except Exception as err:
             return core.ended(err)
@@ -555,12 +639,15 @@ class AsyncPushListener(_ListenerBase["AsyncGamifyClient", httpx.AsyncClient], L
                     return core.refused(response, verdict)
                 self._connected.set()
                 self._answered.set()
-                async for event in source.aiter_sse():
-                    grace = time.monotonic() + OWN_WRITE_GRACE
-                    # The client's own answer is handled by another task of this loop.
-                    while core.own_pending(event) and time.monotonic() < grace:  # noqa: ASYNC110
-                        await asyncio.sleep(_GRACE_STEP)
-                    core.handle(event)
+                parser = _EventParser()
+                async for chunk in response.aiter_bytes():
+                    for event in parser.feed(chunk):
+                        if core.own_pending(event):
+                            grace = time.monotonic() + OWN_WRITE_GRACE
+                            # The client's own answer is handled by another task of this loop.
+                            while core.own_pending(event) and time.monotonic() < grace:  # noqa: ASYNC110
+                                await asyncio.sleep(_GRACE_STEP)
+                        core.handle(event)
             return core.ended(None)
         except Exception as err:
             return core.ended(err)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,21 +47,28 @@ class RemoteStats:
 
 
 class SeenIds:
-    """A bounded set of message ids: the ``capacity`` newest are remembered."""
+    """A bounded set of message ids: the ``capacity`` newest are remembered.
+
+    A set answers "seen?" and a queue says which id to forget: cheaper than an ordered
+    mapping, and every message of a deployment passes here."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: set[str] = set()
+        self._order: deque[str] = deque()
 
     def add(self, message_id: str) -> bool:
         """Remember ``message_id``; False when it was already remembered."""
-        if message_id in self._ids:
+        ids = self._ids
+        if message_id in ids:
             return False
-        self._ids[message_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
+        ids.add(message_id)
+        order = self._order
+        order.append(message_id)
+        if len(order) > self._capacity:
+            ids.discard(order.popleft())
         return True
 
     def __len__(self) -> int:
@@ -108,7 +115,17 @@ class RemoteApplier:
         try:
             self.apply_raw(raw)
         except Exception:
-            logger.exception("applying a message from %s failed", self._where)
+            self._failed()
+
+    def receive_message(self, message: MutationMessage) -> None:
+        """:meth:`receive` for a message the link decoded already."""
+        try:
+            self.apply(message)
+        except Exception:
+            self._failed()
+
+    def _failed(self) -> None:
+        logger.exception("applying a message from %s failed", self._where)
 
     def apply(self, message: MutationMessage) -> Delivery:
         """Apply one message unless it is the link's own, already seen, or unreadable."""

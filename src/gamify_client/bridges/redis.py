@@ -335,8 +335,14 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
             socket_timeout=self._connect_timeout,
             **options,
         )
+        # The listening socket's own timeout is the idle wait: a read with a timeout of its
+        # own would set the socket's timeout and put it back around every message.
         self._subscriber = redis.Redis.from_url(
-            redis_url, retry=Retry(NoBackoff(), 0), protocol=_SUBSCRIBER_PROTOCOL, **options
+            redis_url,
+            retry=Retry(NoBackoff(), 0),
+            protocol=_SUBSCRIBER_PROTOCOL,
+            socket_timeout=self._idle_timeout,
+            **options,
         )
         self._thread: threading.Thread | None = None
         self._publisher_thread: threading.Thread | None = None
@@ -456,20 +462,19 @@ class RedisBridge(_BridgeBase["GamifyClient"], ThreadLink):
     def _receive(self, pubsub: redis.client.PubSub) -> None:
         # Straight off the connection: ``get_message`` polls the socket, retries and wraps
         # every message on its way, which cost more than applying the write. A read that
-        # waits ``idle_timeout`` in vain sends the health-check ping when one is due; replies
-        # already buffered are read without touching the socket.
+        # waits ``idle_timeout`` (the socket's timeout) in vain sends the health-check ping
+        # when one is due; replies already buffered are read without touching the socket.
         connection = pubsub.connection
         if connection is None:
             raise redis.ConnectionError("the subscription has no connection")
+        received, read = self._core.received, connection.read_response
         while not self._closing.is_set():
             try:
-                reply = connection.read_response(
-                    disconnect_on_error=False, timeout=self._idle_timeout
-                )
+                reply = read(disconnect_on_error=False)
             except redis.TimeoutError:
                 pubsub.check_health()
                 continue
-            self._core.received(reply)
+            received(reply)
 
 
 class AsyncRedisBridge(_BridgeBase["AsyncGamifyClient"], LoopLink):
