@@ -16,11 +16,13 @@ the patches make the wait invisible. A failed write never reaches this module.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
@@ -81,24 +83,22 @@ class MutationContext:
     task_id: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        request, real_time = self.request, self.result.real_time
-        ids = {
-            "user_id": _first_id(request.get("user_id"), _rt(real_time, "user_id")),
-            "batch_id": _first_id(
-                request.get("batch_id"), _rt(real_time, "batch_id"), _data_batch(self.result)
-            ),
-            "task_id": _first_id(request.get("task_id"), _rt(real_time, "task_id")),
-        }
-        for name, value in ids.items():
-            object.__setattr__(self, name, value)
+        get = self.request.get
+        named = self.result.real_time or _NAMES_NOTHING
+        set_id = object.__setattr__
+        set_id(self, "user_id", _first_id(get("user_id"), named.user_id))
+        # Only documents that carry a batch are asked, and only when no id names one.
+        batch_id = _first_id(get("batch_id"), named.batch_id)
+        set_id(self, "batch_id", batch_id or _first_id(_data_batch(self.result)))
+        set_id(self, "task_id", _first_id(get("task_id"), named.task_id))
 
     @property
     def real_time(self) -> RealTimeData | None:
         return self.result.real_time
 
 
-def _rt(real_time: RealTimeData | None, name: str) -> Any:
-    return None if real_time is None else getattr(real_time, name)
+_NAMES_NOTHING = RealTimeData()
+"""What a write without ``realTimeData`` names: no id at all."""
 
 
 def _data_batch(result: MutationResult[Any]) -> Any:
@@ -162,12 +162,17 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     for name, value in changes.items():
         held = current.get(name, _ABSENT)
         if held is not value and held != value:
-            break
-    else:
-        return model
+            return _copied(model, changes)
+    return model
+
+
+def _copied(model: _M, changes: Mapping[str, Any]) -> _M:
+    """``model`` with ``changes``, copied without comparing them to what it holds: for a
+    caller that knows they differ (a nested model that :func:`evolve` already copied), so
+    that two models are never compared field by field to find what is known."""
     cls = model.__class__
     copied = cls.__new__(cls)
-    fields = current.copy()
+    fields = model.__dict__.copy()
     fields.update(changes)
     _set_slot(copied, "__dict__", fields)
     _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
@@ -180,11 +185,13 @@ def _progressed(
     progress: UserBatchProgress, summary: BatchProgressSummary | None, task_id: str | None
 ) -> UserBatchProgress:
     """``progress`` with the batch summary of a submission's ``realTimeData`` (when there is
-    one) and the submitted task marked completed, copied once."""
+    one) and the submitted task marked completed, copied once; ``progress`` itself when that
+    changes nothing."""
     changes: dict[str, Any] = {}
     if summary is not None:
-        changes["progress_metrics"] = evolve(
-            progress.progress_metrics,
+        metrics = progress.progress_metrics
+        summarised = evolve(
+            metrics,
             {
                 "completed_tasks": summary.completed_tasks,
                 "total_tasks": summary.total_tasks,
@@ -192,30 +199,85 @@ def _progressed(
                 "total_points_earned": summary.total_points_earned,
             },
         )
-    index = None if task_id is None else _task_index(progress.task_progress, task_id)
-    if index is not None:
-        entries = list(progress.task_progress)
-        entries[index] = evolve(entries[index], {"status": "completed"})
-        changes["task_progress"] = entries
-    return evolve(progress, changes)
+        if summarised is not metrics:
+            changes["progress_metrics"] = summarised
+    if task_id is not None:
+        entries = progress.task_progress
+        index = _TASK_POSITIONS.index(progress, task_id)
+        if index is not None and entries[index].status != "completed":
+            entries = list(entries)
+            entries[index] = _copied(entries[index], {"status": "completed"})
+            changes["task_progress"] = entries
+    if not changes:
+        return progress
+    progressed = _copied(progress, changes)
+    # The copy lists the same tasks in the same order: it finds them where its original did.
+    _TASK_POSITIONS.inherit(progressed, progress)
+    return progressed
 
 
 _POPULATED_TASK_ID = attrgetter("task_id.id")
 
 
-def _task_index(entries: list[TaskProgress], task_id: str) -> int | None:
-    """Where ``task_id`` sits in a progress report's task list (every task of the batch, so
-    it is searched at C speed when the tasks are populated, as the services send them)."""
+class _TaskPositions:
+    """Where each task sits in a progress report's task list (every task of the batch),
+    remembered per report while it lives, so that a burst of writes to one user's progress
+    searches the list once rather than once per write; each patched copy inherits the
+    positions of the report it was copied from. A report is held weakly, by identity."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[weakref.ref[UserBatchProgress], dict[str, int], int]] = {}
+
+    def index(self, progress: UserBatchProgress, task_id: str) -> int | None:
+        """Where ``task_id`` sits in ``progress.task_progress``, or None."""
+        entries = progress.task_progress
+        known = self._known.get(id(progress))
+        if known is not None and known[0]() is progress and known[2] == len(entries):
+            index = known[1].get(task_id)
+            # Checked again, cheaply, in case the list was changed in place since.
+            if index is None or ref_id(entries[index].task_id) == task_id:
+                return index
+        positions = _positions(entries)
+        self._remember(progress, positions)
+        return positions.get(task_id)
+
+    def inherit(self, copy: UserBatchProgress, original: UserBatchProgress) -> None:
+        """``copy`` lists its tasks as ``original`` does."""
+        known = self._known.get(id(original))
+        if known is not None and known[0]() is original:
+            self._remember(copy, known[1])
+
+    def _remember(self, progress: UserBatchProgress, positions: dict[str, int]) -> None:
+        key = id(progress)
+        known = self._known
+
+        def forget(ref: weakref.ref[UserBatchProgress]) -> None:
+            # A newer report with the same id may have replaced this one's positions already.
+            found = known.get(key)
+            if found is not None and found[0] is ref:
+                del known[key]
+
+        known[key] = (weakref.ref(progress, forget), positions, len(progress.task_progress))
+
+
+def _positions(entries: list[TaskProgress]) -> dict[str, int]:
+    """Each task's index in a progress report's task list, read at C speed when the tasks are
+    populated, as the services send them; the first entry wins, as a search would find it."""
     try:
-        return list(map(_POPULATED_TASK_ID, entries)).index(task_id)
-    except ValueError:
-        return None
+        ids: list[str | None] = list(map(_POPULATED_TASK_ID, entries))
     except AttributeError:
         # Some entries name their task by id, or lost it (deleted): one by one.
-        for index, entry in enumerate(entries):
-            if ref_id(entry.task_id) == task_id:
-                return index
-        return None
+        ids = [ref_id(entry.task_id) for entry in entries]
+    positions: dict[str | None, int] = dict(
+        zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True)
+    )
+    positions.pop(None, None)
+    return cast(dict[str, int], positions)
+
+
+_TASK_POSITIONS = _TaskPositions()
 
 
 def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
@@ -229,27 +291,34 @@ def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
             profile["total_xp"] = real_time.new_total_xp
         if real_time.current_streak is not None:
             stats["current_streak"] = real_time.current_streak
-        batches = list(dashboard.batch_progress)
+        changes: dict[str, Any] = {}
         summary = real_time.batch_progress
-        for index, progress in enumerate(batches):
-            if summary is None or ref_id(progress.batch_id) != real_time.batch_id:
-                continue
-            old = progress.progress_metrics
-            stats["total_completed_tasks"] = dashboard.overall_stats.total_completed_tasks + (
-                summary.completed_tasks - old.completed_tasks
-            )
-            stats["total_points_earned"] = dashboard.overall_stats.total_points_earned + (
-                summary.total_points_earned - old.total_points_earned
-            )
-            batches[index] = _progressed(progress, summary, task_id)
-        return evolve(
-            dashboard,
-            {
-                "overall_stats": evolve(dashboard.overall_stats, stats),
-                "user_profile": evolve(dashboard.user_profile, profile),
-                "batch_progress": batches,
-            },
-        )
+        if summary is not None:
+            listed = dashboard.batch_progress
+            for index, progress in enumerate(listed):
+                if ref_id(progress.batch_id) != real_time.batch_id:
+                    continue
+                old = progress.progress_metrics
+                totals = dashboard.overall_stats
+                stats["total_completed_tasks"] = totals.total_completed_tasks + (
+                    summary.completed_tasks - old.completed_tasks
+                )
+                stats["total_points_earned"] = totals.total_points_earned + (
+                    summary.total_points_earned - old.total_points_earned
+                )
+                progressed = _progressed(progress, summary, task_id)
+                if progressed is not progress:
+                    batches = changes.setdefault("batch_progress", list(listed))
+                    batches[index] = progressed
+        # Only what changed is copied; a nested copy is known to differ, so it is not compared.
+        for name, model, nested in (
+            ("overall_stats", dashboard.overall_stats, stats),
+            ("user_profile", dashboard.user_profile, profile),
+        ):
+            evolved = evolve(model, nested)
+            if evolved is not model:
+                changes[name] = evolved
+        return _copied(dashboard, changes) if changes else dashboard
 
     return patch
 
@@ -552,7 +621,7 @@ class RealtimeSync:
         keys = list(rule.invalidates(context))
         self._events.emit(rule.event, rule.payload(context))
         if self._delay > 0:
-            self._schedule(self._delay, lambda: self._invalidate(keys))
+            self._schedule(self._delay, partial(self._invalidate, keys))
         else:
             self._invalidate(keys)
         if not remote and self._listeners:
