@@ -84,13 +84,15 @@ class MutationContext:
 
     def __post_init__(self) -> None:
         get = self.request.get
-        named = self.result.real_time or _NAMES_NOTHING
+        named = self.result.real_time
+        if named is None:
+            named = _NAMES_NOTHING
         set_id = object.__setattr__
-        set_id(self, "user_id", _first_id(get("user_id"), named.user_id))
-        # Only documents that carry a batch are asked, and only when no id names one.
-        batch_id = _first_id(get("batch_id"), named.batch_id)
-        set_id(self, "batch_id", batch_id or _first_id(_data_batch(self.result)))
-        set_id(self, "task_id", _first_id(get("task_id"), named.task_id))
+        set_id(self, "user_id", _either_id(get("user_id"), named.user_id))
+        # The document is asked for its batch only when no id names one.
+        batch_id = _either_id(get("batch_id"), named.batch_id)
+        set_id(self, "batch_id", batch_id or _either_id(_data_batch(self.result), None))
+        set_id(self, "task_id", _either_id(get("task_id"), named.task_id))
 
     @property
     def real_time(self) -> RealTimeData | None:
@@ -109,10 +111,12 @@ def _data_batch(result: MutationResult[Any]) -> Any:
     return batch.id if isinstance(batch, Batch) else batch
 
 
-def _first_id(*candidates: Any) -> str | None:
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate:
-            return candidate
+def _either_id(first: Any, second: Any) -> str | None:
+    """The first of two candidates that is an id (a non-empty string), or None."""
+    if isinstance(first, str) and first:
+        return first
+    if isinstance(second, str) and second:
+        return second
     return None
 
 
@@ -149,6 +153,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 _set_slot = object.__setattr__
+_new = object.__new__
 _ABSENT = object()
 
 
@@ -170,13 +175,15 @@ def _copied(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model`` with ``changes``, copied without comparing them to what it holds: for a
     caller that knows they differ (a nested model that :func:`evolve` already copied), so
     that two models are never compared field by field to find what is known."""
-    cls = model.__class__
-    copied = cls.__new__(cls)
+    # The models define no ``__new__``: object's is called directly, without looking it up.
+    copied = _new(model.__class__)
     fields = model.__dict__.copy()
     fields.update(changes)
+    fields_set = model.__pydantic_fields_set__.copy()
+    fields_set.update(changes)
     _set_slot(copied, "__dict__", fields)
     _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    _set_slot(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__.union(changes))
+    _set_slot(copied, "__pydantic_fields_set__", fields_set)
     _set_slot(copied, "__pydantic_private__", model.__pydantic_private__)
     return copied
 
@@ -617,7 +624,7 @@ class RealtimeSync:
         for key, patch in rule.patches(context):
             # The patches return the cached object itself when they change nothing (see
             # ``evolve``): comparing the old and new values whole is not needed.
-            self._manager.update(key, patch, compare=False)
+            self._manager.update(key, patch, compare=False, cached_only=True)
         keys = list(rule.invalidates(context))
         self._events.emit(rule.event, rule.payload(context))
         if self._delay > 0:

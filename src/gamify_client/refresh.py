@@ -439,7 +439,14 @@ class DataRefreshManager:
         if start:
             self._deliver(entry)
 
-    def update(self, key: Key, fn: Callable[[Any], Any], *, compare: bool = True) -> Any:
+    def update(
+        self,
+        key: Key,
+        fn: Callable[[Any], Any],
+        *,
+        compare: bool = True,
+        cached_only: bool = False,
+    ) -> Any:
         """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
         is none; under optimistic layers it is the server's data, which ``fn`` changes) and
         return what is stored. Returning the current value, or an equal one, is a
@@ -450,12 +457,22 @@ class DataRefreshManager:
         ``compare=False`` promises that ``fn`` returns ``current`` itself whenever it changes
         nothing (the write rules' patches do): any other object is then stored as a change
         without comparing the two, which saves the comparison on every remote write.
+
+        ``cached_only=True`` leaves a key that holds no data alone (``fn`` is not called and
+        None is returned): a write's patch has nothing to patch there, and most of the keys a
+        write names are cached by nobody.
         """
         while True:
             with self._lock:
                 entry = self._entries.get(key)
-                generation = -1 if entry is None else entry.generation
-                current = None if entry is None else entry.server_data()
+                if entry is None or entry.updated_at is None:
+                    if cached_only:
+                        return None
+                    generation = -1 if entry is None else entry.generation
+                    current = None if entry is None else entry.server_data()
+                else:
+                    generation = entry.generation
+                    current = entry.server_data()
             data = fn(current)
             # A real change differs early (a patch changes the first fields it meets), so this
             # costs little; only an equal answer is compared whole, and then nobody is called.

@@ -36,35 +36,33 @@ class _Subscribers:
     change: announcing walks the snapshot without copying it, and checks a token again only
     when the callbacks changed during the walk."""
 
-    __slots__ = ("_snapshot", "by_token")
+    __slots__ = ("by_token", "current")
 
     def __init__(self) -> None:
         self.by_token: dict[int, Callable[[Any], object]] = {}
-        self._snapshot: tuple[tuple[int, Callable[[Any], object]], ...] | None = ()
+        # The snapshot, or None when the callbacks changed since it was made.
+        self.current: tuple[tuple[int, Callable[[Any], object]], ...] | None = ()
 
     def snapshot(self) -> tuple[tuple[int, Callable[[Any], object]], ...]:
         """The callbacks as they are now, by token, in subscription order."""
-        snapshot = self._snapshot
+        snapshot = self.current
         if snapshot is None:
-            snapshot = self._snapshot = tuple(self.by_token.items())
+            snapshot = self.current = tuple(self.by_token.items())
         return snapshot
-
-    def changed_since(self, snapshot: tuple[tuple[int, Callable[[Any], object]], ...]) -> bool:
-        return self._snapshot is not snapshot
 
     def add(self, callback: Callable[[Any], object]) -> int:
         token = next(_subscriber_tokens)
         self.by_token[token] = callback
-        self._snapshot = None
+        self.current = None
         return token
 
     def remove(self, token: int) -> None:
         if self.by_token.pop(token, None) is not None:
-            self._snapshot = None
+            self.current = None
 
     def clear(self) -> None:
         self.by_token.clear()
-        self._snapshot = None
+        self.current = None
 
 
 class QueryObserver(Generic[T]):
@@ -78,6 +76,7 @@ class QueryObserver(Generic[T]):
         "__weakref__",
         "_closed",
         "_direct",
+        "_dispatch",
         "_enabled",
         "_fetch",
         "_finalizer",
@@ -92,6 +91,7 @@ class QueryObserver(Generic[T]):
         "_subscribers",
         "_token",
         "_version",
+        "_waiting",
         "data",
         "error",
         "key",
@@ -109,6 +109,9 @@ class QueryObserver(Generic[T]):
     """When the key's data was last stored or confirmed by a fetch (UTC)."""
     key: Key
     """The cache key the query observes."""
+    _waiting: Any
+    # Truthy while someone waits for a change (a count or the waiters, by flavour): a change
+    # wakes nobody otherwise, which ``announce`` checks without calling ``_wake``.
 
     def __init__(
         self,
@@ -126,6 +129,7 @@ class QueryObserver(Generic[T]):
         self.last_updated = None
         self._registry = registry
         self._settings = settings
+        self._dispatch = settings.dispatch
         self._select = select
         # Most queries show their key's data as it is: their view is then the key's data, with
         # nothing to select or to keep (see ``SharedKey.update_views``).
@@ -308,22 +312,25 @@ def announce(changed: list[QueryObserver[Any]]) -> None:
     for query in changed:
         if query._closed:
             continue
-        dispatch = query._settings.dispatch
+        dispatch = query._dispatch
         if dispatch is not None:
             query._dispatch_subscribers(dispatch)
-        else:
-            subscribers = query._subscribers
+            if query._waiting:
+                query._wake()
+            continue
+        subscribers = query._subscribers
+        snapshot = subscribers.current
+        if snapshot is None:
             snapshot = subscribers.snapshot()
-            for token, callback in snapshot:
-                # One that unsubscribed, or a close, during an earlier callback is not called.
-                if subscribers.changed_since(snapshot) and (
-                    query._closed or token not in subscribers.by_token
-                ):
-                    continue
-                try:
-                    callback(query)
-                except Exception:
-                    logger.exception(
-                        "a subscriber of the query on %s raised", format_key(query.key)
-                    )
-        query._wake()
+        for token, callback in snapshot:
+            # One that unsubscribed, or a close, during an earlier callback is not called.
+            if subscribers.current is not snapshot and (
+                query._closed or token not in subscribers.by_token
+            ):
+                continue
+            try:
+                callback(query)
+            except Exception:
+                logger.exception("a subscriber of the query on %s raised", format_key(query.key))
+        if query._waiting:
+            query._wake()

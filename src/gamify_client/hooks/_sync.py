@@ -80,7 +80,7 @@ class Query(QueryObserver[T]):
     ...     print(dashboard.data.overall_stats.user_total_xp)
     """
 
-    __slots__ = ("_condition", "_waiting")
+    __slots__ = ("_condition",)
 
     _registry: SyncQueryRegistry
     _condition: threading.Condition | None
