@@ -31,10 +31,16 @@ def identity(data: Any) -> Any:
     return data
 
 
+# Up to this many callbacks, a query's snapshot is remade when one subscribes or leaves (a
+# few tuple slots), so that a write finds it ready; beyond, it is made by the next change.
+_EAGER_SNAPSHOT = 32
+
+
 class _Subscribers:
-    """A query's callbacks by token, and a snapshot of them made when first needed after a
-    change: announcing walks the snapshot without copying it, and checks a token again only
-    when the callbacks changed during the walk."""
+    """A query's callbacks by token, and a snapshot of them: announcing walks the snapshot
+    without copying it, and checks a token again only when the callbacks changed during the
+    walk. The snapshot is remade when the callbacks change (see ``_EAGER_SNAPSHOT``), off the
+    path of a write, which then only reads it."""
 
     __slots__ = ("by_token", "current")
 
@@ -53,16 +59,21 @@ class _Subscribers:
     def add(self, callback: Callable[[Any], object]) -> int:
         token = next(_subscriber_tokens)
         self.by_token[token] = callback
-        self.current = None
+        self._changed()
         return token
 
     def remove(self, token: int) -> None:
         if self.by_token.pop(token, None) is not None:
-            self.current = None
+            self._changed()
 
     def clear(self) -> None:
         self.by_token.clear()
         self.current = None
+
+    def _changed(self) -> None:
+        # A new tuple, never the walked one changed: a walk tells a change by identity.
+        by_token = self.by_token
+        self.current = tuple(by_token.items()) if len(by_token) <= _EAGER_SNAPSHOT else None
 
 
 class QueryObserver(Generic[T]):
