@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._logging import logger
@@ -114,7 +113,9 @@ class SharedKey:
         self.released = False
         manager = registry.manager
         # Invalidations come through the registry's own listener, all of a write's at once.
-        self.unsubscribe = manager.subscribe(key, self._on_data, invalidations=False)
+        self.unsubscribe = manager.subscribe(
+            key, registry.at_home(self._apply_data), invalidations=False
+        )
         entry = manager.peek(key)
         if entry is not None and entry.updated_at is not None:
             self.data, self.data_version = entry.data, 1
@@ -225,9 +226,6 @@ class SharedKey:
     def _is_invalidated(self) -> bool:
         entry = self.registry.manager.peek(self.key)
         return entry is not None and entry.is_invalidated
-
-    def _on_data(self, data: Any) -> None:
-        self.registry.call_soon(partial(self._apply_data, data))
 
     def _apply_data(self, data: Any) -> None:
         """New data stored in the manager; takes the lock."""
