@@ -152,8 +152,19 @@ class Rule:
 _M = TypeVar("_M", bound=BaseModel)
 
 
-_set_slot = object.__setattr__
 _new = object.__new__
+
+
+def _slot(name: str) -> tuple[Callable[[BaseModel], Any], Callable[[BaseModel, Any], None]]:
+    """How to read and write one of BaseModel's own slots, straight through its descriptor."""
+    descriptor = BaseModel.__dict__[name]
+    return descriptor.__get__, descriptor.__set__
+
+
+_get_dict, _set_dict = _slot("__dict__")
+_get_extra, _set_extra = _slot("__pydantic_extra__")
+_get_fields_set, _set_fields_set = _slot("__pydantic_fields_set__")
+_get_private, _set_private = _slot("__pydantic_private__")
 _ABSENT = object()
 
 
@@ -175,16 +186,18 @@ def _copied(model: _M, changes: Mapping[str, Any]) -> _M:
     """``model`` with ``changes``, copied without comparing them to what it holds: for a
     caller that knows they differ (a nested model that :func:`evolve` already copied), so
     that two models are never compared field by field to find what is known."""
-    # The models define no ``__new__``: object's is called directly, without looking it up.
+    # The models define no ``__new__``: object's is called directly, and BaseModel's slots
+    # are read and written through their descriptors, without a lookup along the class's MRO
+    # each time (its cache is cold by the time a write's answer arrives).
     copied = _new(model.__class__)
-    fields = model.__dict__.copy()
+    fields = _get_dict(model).copy()
     fields.update(changes)
-    fields_set = model.__pydantic_fields_set__.copy()
+    fields_set = _get_fields_set(model).copy()
     fields_set.update(changes)
-    _set_slot(copied, "__dict__", fields)
-    _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    _set_slot(copied, "__pydantic_fields_set__", fields_set)
-    _set_slot(copied, "__pydantic_private__", model.__pydantic_private__)
+    _set_dict(copied, fields)
+    _set_extra(copied, _get_extra(model))
+    _set_fields_set(copied, fields_set)
+    _set_private(copied, _get_private(model))
     return copied
 
 
@@ -226,25 +239,48 @@ def _progressed(
 _POPULATED_TASK_ID = attrgetter("task_id.id")
 
 
+class _Positions(weakref.ref["UserBatchProgress"]):
+    """A progress report, held weakly, with where each of its tasks sits in its task list."""
+
+    __slots__ = ("length", "positions", "report_id")
+
+    report_id: int
+    positions: dict[str, int]
+    length: int
+
+
 class _TaskPositions:
     """Where each task sits in a progress report's task list (every task of the batch),
     remembered per report while it lives, so that a burst of writes to one user's progress
     searches the list once rather than once per write; each patched copy inherits the
     positions of the report it was copied from. A report is held weakly, by identity."""
 
-    __slots__ = ("_known",)
+    __slots__ = ("_forget", "_known")
 
     def __init__(self) -> None:
-        self._known: dict[int, tuple[weakref.ref[UserBatchProgress], dict[str, int], int]] = {}
+        self._known: dict[int, _Positions] = {}
+        known = self._known
+
+        def forget(held: weakref.ref[UserBatchProgress]) -> None:
+            # A newer report with the same id may have replaced this one's positions already.
+            # Only names bound here: it may run while the interpreter shuts down.
+            report_id = held.report_id  # type: ignore[attr-defined]
+            if known.get(report_id) is held:
+                del known[report_id]
+
+        self._forget = forget
 
     def index(self, progress: UserBatchProgress, task_id: str) -> int | None:
         """Where ``task_id`` sits in ``progress.task_progress``, or None."""
         entries = progress.task_progress
-        known = self._known.get(id(progress))
-        if known is not None and known[0]() is progress and known[2] == len(entries):
-            index = known[1].get(task_id)
+        held = self._known.get(id(progress))
+        if held is not None and held() is progress and held.length == len(entries):
+            index = held.positions.get(task_id)
+            if index is None:
+                return None
             # Checked again, cheaply, in case the list was changed in place since.
-            if index is None or ref_id(entries[index].task_id) == task_id:
+            found = entries[index].task_id
+            if (found if isinstance(found, str) else getattr(found, "id", None)) == task_id:
                 return index
         positions = _positions(entries)
         self._remember(progress, positions)
@@ -252,21 +288,16 @@ class _TaskPositions:
 
     def inherit(self, copy: UserBatchProgress, original: UserBatchProgress) -> None:
         """``copy`` lists its tasks as ``original`` does."""
-        known = self._known.get(id(original))
-        if known is not None and known[0]() is original:
-            self._remember(copy, known[1])
+        held = self._known.get(id(original))
+        if held is not None and held() is original:
+            self._remember(copy, held.positions)
 
     def _remember(self, progress: UserBatchProgress, positions: dict[str, int]) -> None:
-        key = id(progress)
-        known = self._known
-
-        def forget(ref: weakref.ref[UserBatchProgress]) -> None:
-            # A newer report with the same id may have replaced this one's positions already.
-            found = known.get(key)
-            if found is not None and found[0] is ref:
-                del known[key]
-
-        known[key] = (weakref.ref(progress, forget), positions, len(progress.task_progress))
+        held = _Positions(progress, self._forget)
+        held.report_id = id(progress)
+        held.positions = positions
+        held.length = len(progress.task_progress)
+        self._known[held.report_id] = held
 
 
 def _positions(entries: list[TaskProgress]) -> dict[str, int]:
