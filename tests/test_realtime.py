@@ -5,12 +5,15 @@ emitted with its payload, and a failed write applies nothing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamify_client import (
     AsyncGamifyClient,
@@ -21,7 +24,14 @@ from gamify_client import (
     GamifyClient,
 )
 from gamify_client.keys import Key
-from gamify_client.models import Dashboard, RealTimeData, Task, User, UserBatchProgress
+from gamify_client.models import (
+    Dashboard,
+    RealTimeData,
+    Task,
+    User,
+    UserBatchProgress,
+    ref_id,
+)
 from gamify_client.refresh import INVALIDATED, DataRefreshManager
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._seed import DemoData
@@ -399,6 +409,106 @@ def test_a_submission_marks_its_task_completed_however_the_tasks_are_named(other
     ]
     assert marked.progress_metrics.completed_tasks == 1
     assert untouched is progress
+
+
+_STATS_FIELDS = ("total_completed_tasks", "total_points_earned", "user_total_xp", "current_streak")
+
+
+@given(
+    held=st.dictionaries(st.sampled_from(_STATS_FIELDS), st.integers(0, 3)),
+    changes=st.dictionaries(st.sampled_from(_STATS_FIELDS), st.integers(0, 3)),
+)
+def test_evolve_copies_exactly_when_model_copy_would_change_something(
+    held: dict[str, int], changes: dict[str, int]
+) -> None:
+    from gamify_client.models import OverallStats
+    from gamify_client.realtime import evolve
+
+    stats = OverallStats.model_validate({**held, "extra": "kept"})
+
+    evolved = evolve(stats, changes)
+
+    copied = stats.model_copy(update=changes)
+    if all(getattr(stats, name) == value for name, value in changes.items()):
+        assert evolved is stats
+    else:
+        assert evolved is not stats
+        assert evolved == copied
+        assert evolved.model_fields_set == copied.model_fields_set
+        assert evolved.model_extra == {"extra": "kept"}
+        # The copy owns its fields set: marking a field on one never marks it on the other.
+        assert evolved.model_fields_set is not stats.model_fields_set
+    assert stats == OverallStats.model_validate({**held, "extra": "kept"})
+
+
+def _progress_of(tasks: list[str]) -> UserBatchProgress:
+    return UserBatchProgress.model_validate(
+        {
+            "taskProgress": [
+                {"taskId": {"_id": task, "name": task}, "status": "not_started"} for task in tasks
+            ],
+            "progressMetrics": {"completedTasks": 0, "totalTasks": len(tasks)},
+        }
+    )
+
+
+def test_a_burst_of_submissions_searches_the_task_list_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gamify_client import realtime
+
+    searches: list[int] = []
+    search = realtime._positions
+
+    def counted(entries: Any) -> dict[str, int]:
+        searches.append(len(entries))
+        return search(entries)
+
+    monkeypatch.setattr(realtime, "_positions", counted)
+    tasks = [f"t{n}" for n in range(50)]
+    progress = _progress_of(tasks)
+
+    # Each write patches the copy the one before made, in any order.
+    for task in reversed(tasks):
+        progress = realtime._progressed(progress, None, task)
+
+    assert [entry.status for entry in progress.task_progress] == ["completed"] * 50
+    assert searches == [50]
+
+
+def test_a_task_list_changed_in_place_is_searched_again() -> None:
+    from gamify_client.realtime import _progressed
+
+    progress = _progress_of(["t0", "t1", "t2", "t3"])
+    _progressed(progress, None, "t1")
+    progress.task_progress.reverse()
+    unknown = _progressed(progress, None, "t9")
+    progress.task_progress.append(_progress_of(["t9"]).task_progress[0])
+
+    marked = _progressed(progress, None, "t3")
+    appended = _progressed(progress, None, "t9")
+
+    assert unknown is progress
+    assert [ref_id(entry.task_id) for entry in marked.task_progress] == [
+        "t3",
+        "t2",
+        "t1",
+        "t0",
+        "t9",
+    ]
+    assert [entry.status for entry in marked.task_progress][:2] == ["completed", "not_started"]
+    assert appended.task_progress[4].status == "completed"
+
+
+def test_the_task_positions_of_a_collected_report_are_forgotten() -> None:
+    from gamify_client.realtime import _TASK_POSITIONS, _progressed
+
+    before = len(_TASK_POSITIONS._known)
+    for _ in range(100):
+        _progressed(_progress_of(["t0", "t1"]), None, "t1")
+    gc.collect()
+
+    assert len(_TASK_POSITIONS._known) <= before
 
 
 def test_a_remote_write_applied_again_changes_nothing_and_calls_nobody(world: World) -> None:

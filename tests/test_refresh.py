@@ -140,6 +140,28 @@ def test_a_no_op_update_of_an_unknown_key_creates_no_entry() -> None:
     assert manager.peek(KEY) is None
 
 
+def test_an_update_of_cached_keys_only_leaves_a_key_without_data_alone() -> None:
+    manager = DataRefreshManager()
+    seen: list[Any] = []
+    manager.subscribe(KEY, seen.append)
+    calls: list[Any] = []
+
+    def patch(current: Any) -> Any:
+        calls.append(current)
+        return [*current, "b"]
+
+    # Observed but never stored, then not even known: the patch is not called.
+    assert manager.update(KEY, patch, compare=False, cached_only=True) is None
+    assert manager.update(CacheKey.BATCHES, patch, cached_only=True) is None
+    assert calls == [] and seen == []
+    assert manager.peek(CacheKey.BATCHES) is None
+
+    manager.set(KEY, ["a"])
+    assert manager.update(KEY, patch, compare=False, cached_only=True) == ["a", "b"]
+    assert calls == [["a"]]
+    assert seen == [["a"], ["a", "b"]]
+
+
 def test_update_keeps_an_invalidated_key_invalidated() -> None:
     manager = DataRefreshManager()
     manager.set(KEY, 1)
