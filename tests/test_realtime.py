@@ -441,6 +441,18 @@ def test_evolve_copies_exactly_when_model_copy_would_change_something(
     assert stats == OverallStats.model_validate({**held, "extra": "kept"})
 
 
+@given(ids=st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=3)), max_size=4))
+def test_a_scoped_key_names_the_ids_up_to_the_first_missing_one(ids: list[str | None]) -> None:
+    from gamify_client.keys import CacheKey
+    from gamify_client.realtime import scoped
+
+    known = ids[: ids.index(None)] if None in ids else ids
+
+    assert scoped(CacheKey.BATCH_PROGRESS, *ids) == (
+        (CacheKey.BATCH_PROGRESS, *known) if known else CacheKey.BATCH_PROGRESS
+    )
+
+
 def _progress_of(tasks: list[str]) -> UserBatchProgress:
     return UserBatchProgress.model_validate(
         {

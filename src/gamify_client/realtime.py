@@ -122,12 +122,11 @@ def _either_id(first: Any, second: Any) -> str | None:
 
 def scoped(family: CacheKey, *ids: str | None) -> Key:
     """The narrowest key the known ids allow: the family itself when an id is missing."""
-    present = []
-    for value in ids:
+    # Every write names a dozen keys this way: no list is built on the way.
+    for index, value in enumerate(ids):
         if value is None:
-            break
-        present.append(value)
-    return (family, *present) if present else family
+            return (family, *ids[:index]) if index else family
+    return (family, *ids) if ids else family
 
 
 @dataclass(frozen=True, slots=True)
