@@ -68,7 +68,7 @@ Patch = Callable[[Any], Any]
 """Old cached value to new; it gets None when nothing is cached and then returns None."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MutationContext:
     """A finished write: the endpoint, the ids its request named and its parsed result.
 
@@ -78,21 +78,26 @@ class MutationContext:
     mutation: str
     request: Mapping[str, Any]
     result: MutationResult[Any]
-    user_id: str | None = field(init=False)
-    batch_id: str | None = field(init=False)
-    task_id: str | None = field(init=False)
+    user_id: str | None
+    batch_id: str | None
+    task_id: str | None
 
-    def __post_init__(self) -> None:
-        get = self.request.get
-        named = self.result.real_time
+    def __init__(
+        self, mutation: str, request: Mapping[str, Any], result: MutationResult[Any]
+    ) -> None:
+        get = request.get
+        named = result.real_time
         if named is None:
             named = _NAMES_NOTHING
-        set_id = object.__setattr__
-        set_id(self, "user_id", _either_id(get("user_id"), named.user_id))
         # The document is asked for its batch only when no id names one.
         batch_id = _either_id(get("batch_id"), named.batch_id)
-        set_id(self, "batch_id", batch_id or _either_id(_data_batch(self.result), None))
-        set_id(self, "task_id", _either_id(get("task_id"), named.task_id))
+        set_field = object.__setattr__
+        set_field(self, "mutation", mutation)
+        set_field(self, "request", request)
+        set_field(self, "result", result)
+        set_field(self, "user_id", _either_id(get("user_id"), named.user_id))
+        set_field(self, "batch_id", batch_id or _either_id(_data_batch(result), None))
+        set_field(self, "task_id", _either_id(get("task_id"), named.task_id))
 
     @property
     def real_time(self) -> RealTimeData | None:
