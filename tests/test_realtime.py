@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -564,3 +565,37 @@ def test_only_writes_count_as_in_flight_until_they_settle_or_fail() -> None:
     with pytest.raises(RuntimeError):
         fail_while_sending()
     assert sync.writes_in_flight == 0
+
+
+def test_a_write_invalidates_its_keys_in_one_pass_and_one_by_one_if_one_is_not_a_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    from gamify_client import ClientConfig
+    from gamify_client.events import EventManager
+    from gamify_client.models import MutationResult
+    from gamify_client.realtime import RealtimeSync, Rule
+
+    manager = DataRefreshManager()
+    for key in (CacheKey.TASKS, CacheKey.BATCHES):
+        manager.set(key, "data")
+    batches: list[list[Key]] = []
+    manager.on_invalidate_keys(batches.append)
+    sync = RealtimeSync(
+        manager, EventManager(), ClientConfig(task_completion_delay=0), lambda *_: None
+    )
+
+    def write(*keys: Any) -> Any:
+        return SimpleNamespace(name="test.write", rule=Rule(Event.DATA_REFRESH, lambda _c: keys))
+
+    sync.after_mutation(write(CacheKey.TASKS, CacheKey.BATCHES), {}, MutationResult(data=None))
+    assert batches == [[CacheKey.TASKS, CacheKey.BATCHES]]
+
+    batches.clear()
+    with caplog.at_level(logging.ERROR, logger="gamify_client"):
+        sync.after_mutation(
+            write(CacheKey.TASKS, ([],), CacheKey.BATCHES), {}, MutationResult(data=None)
+        )
+    assert batches == [[CacheKey.TASKS], [CacheKey.BATCHES]]
+    assert "after a write failed" in caplog.text

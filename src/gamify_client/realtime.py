@@ -676,6 +676,12 @@ class RealtimeSync:
         return keys
 
     def _invalidate(self, keys: Sequence[Key]) -> None:
+        # One pass for all of a write's keys: the live queries hear them at once.
+        try:
+            self._manager.invalidate_keys(keys)
+            return
+        except Exception:
+            logger.exception("invalidating %s after a write failed; one by one instead", keys)
         for key in keys:
             try:
                 self._manager.invalidate(key)

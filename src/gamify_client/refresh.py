@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -498,10 +498,18 @@ class DataRefreshManager:
         (:data:`INVALIDATED`) and the invalidation listeners, and return the keys. Keys that are
         only observed count too. The cost grows with the keys of ``key``'s family, not with
         everything the cache holds."""
+        return self.invalidate_keys((key,))
+
+    def invalidate_keys(self, prefixes: Iterable[Key]) -> list[Key]:
+        """:meth:`invalidate` each of ``prefixes`` in order, under one hold of the lock, and tell
+        the listeners once: a batched listener (:meth:`on_invalidate_keys`) gets every key
+        marked in one list. Returns the keys marked, in order (a key under two of the prefixes
+        is marked, told and listed twice, as two calls of :meth:`invalidate` would). A prefix
+        that is not a key (unhashable, empty) raises before anything is marked."""
         to_deliver: list[_Entry] = []
         with self._lock:
             self._collect_idle(self._clock())
-            keys = self._keys_under(key)
+            keys = [stored for prefix in prefixes for stored in self._keys_under(prefix)]
             for stored in keys:
                 entry = self._entries[stored]
                 entry.invalidate()
