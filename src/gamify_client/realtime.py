@@ -178,7 +178,7 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     the work, since a patch copies a handful of models per write. ``model`` itself comes back
     when every change equals what it holds, so a patch that changes nothing returns the very
     object it was given, and whoever stores the result can tell a change by identity."""
-    current = model.__dict__
+    current = _get_dict(model)
     for name, value in changes.items():
         held = current.get(name, _ABSENT)
         if held is not value and held != value:
