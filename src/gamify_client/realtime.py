@@ -194,13 +194,9 @@ def _copied(model: _M, changes: Mapping[str, Any]) -> _M:
     # are read and written through their descriptors, without a lookup along the class's MRO
     # each time (its cache is cold by the time a write's answer arrives).
     copied = _new(model.__class__)
-    fields = _get_dict(model).copy()
-    fields.update(changes)
-    fields_set = _get_fields_set(model).copy()
-    fields_set.update(changes)
-    _set_dict(copied, fields)
+    _set_dict(copied, {**_get_dict(model), **changes})
     _set_extra(copied, _get_extra(model))
-    _set_fields_set(copied, fields_set)
+    _set_fields_set(copied, {*_get_fields_set(model), *changes})
     _set_private(copied, _get_private(model))
     return copied
 
