@@ -318,88 +318,80 @@ def _positions(entries: list[TaskProgress]) -> dict[str, int]:
 _TASK_POSITIONS = _TaskPositions()
 
 
-def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
-    def patch(dashboard: Any) -> Any:
-        if not isinstance(dashboard, Dashboard):
-            return dashboard
-        stats: dict[str, Any] = {}
-        profile: dict[str, Any] = {}
-        if real_time.new_total_xp is not None:
-            stats["user_total_xp"] = real_time.new_total_xp
-            profile["total_xp"] = real_time.new_total_xp
-        if real_time.current_streak is not None:
-            stats["current_streak"] = real_time.current_streak
-        changes: dict[str, Any] = {}
-        summary = real_time.batch_progress
-        if summary is not None:
-            listed = dashboard.batch_progress
-            for index, progress in enumerate(listed):
-                if ref_id(progress.batch_id) != real_time.batch_id:
-                    continue
-                old = progress.progress_metrics
-                totals = dashboard.overall_stats
-                stats["total_completed_tasks"] = totals.total_completed_tasks + (
-                    summary.completed_tasks - old.completed_tasks
-                )
-                stats["total_points_earned"] = totals.total_points_earned + (
-                    summary.total_points_earned - old.total_points_earned
-                )
-                progressed = _progressed(progress, summary, task_id)
-                if progressed is not progress:
-                    batches = changes.setdefault("batch_progress", list(listed))
-                    batches[index] = progressed
-        # Only what changed is copied; a nested copy is known to differ, so it is not compared.
-        for name, model, nested in (
-            ("overall_stats", dashboard.overall_stats, stats),
-            ("user_profile", dashboard.user_profile, profile),
-        ):
-            evolved = evolve(model, nested)
-            if evolved is not model:
-                changes[name] = evolved
-        return _copied(dashboard, changes) if changes else dashboard
-
-    return patch
+# Each write's patches take what the write names first and the cached value last; a rule
+# binds the former with ``partial`` (one C call per patch, where a closure is a Python call
+# and a cell per name).
 
 
-def _patch_user_progress(real_time: RealTimeData, task_id: str | None) -> Patch:
-    def patch(progress: Any) -> Any:
-        if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
-            return progress
-        return _progressed(progress, real_time.batch_progress, task_id)
+def _patch_dashboard(real_time: RealTimeData, task_id: str | None, dashboard: Any) -> Any:
+    if not isinstance(dashboard, Dashboard):
+        return dashboard
+    stats: dict[str, Any] = {}
+    profile: dict[str, Any] = {}
+    if real_time.new_total_xp is not None:
+        stats["user_total_xp"] = real_time.new_total_xp
+        profile["total_xp"] = real_time.new_total_xp
+    if real_time.current_streak is not None:
+        stats["current_streak"] = real_time.current_streak
+    changes: dict[str, Any] = {}
+    summary = real_time.batch_progress
+    if summary is not None:
+        listed = dashboard.batch_progress
+        for index, progress in enumerate(listed):
+            if ref_id(progress.batch_id) != real_time.batch_id:
+                continue
+            old = progress.progress_metrics
+            totals = dashboard.overall_stats
+            stats["total_completed_tasks"] = totals.total_completed_tasks + (
+                summary.completed_tasks - old.completed_tasks
+            )
+            stats["total_points_earned"] = totals.total_points_earned + (
+                summary.total_points_earned - old.total_points_earned
+            )
+            progressed = _progressed(progress, summary, task_id)
+            if progressed is not progress:
+                batches = changes.setdefault("batch_progress", list(listed))
+                batches[index] = progressed
+    # Only what changed is copied; a nested copy is known to differ, so it is not compared.
+    for name, model, nested in (
+        ("overall_stats", dashboard.overall_stats, stats),
+        ("user_profile", dashboard.user_profile, profile),
+    ):
+        evolved = evolve(model, nested)
+        if evolved is not model:
+            changes[name] = evolved
+    return _copied(dashboard, changes) if changes else dashboard
 
-    return patch
+
+def _patch_user_progress(real_time: RealTimeData, task_id: str | None, progress: Any) -> Any:
+    if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
+        return progress
+    return _progressed(progress, real_time.batch_progress, task_id)
 
 
-def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | None) -> Patch:
-    def patch(report: Any) -> Any:
-        if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
-            return report
-        students = [
-            _progressed(progress, real_time.batch_progress, task_id)
-            if ref_id(progress.user_id) == user_id
-            else progress
-            for progress in report.students_progress
-        ]
-        students.sort(key=lambda p: p.progress_metrics.completion_percentage, reverse=True)
-        return evolve(report, {"students_progress": students})
-
-    return patch
-
-
-def _patch_user_xp(xps: int) -> Patch:
-    def patch(user: Any) -> Any:
-        return evolve(user, {"xps": xps}) if isinstance(user, User) else user
-
-    return patch
+def _patch_batch_report(
+    real_time: RealTimeData, user_id: str, task_id: str | None, report: Any
+) -> Any:
+    if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
+        return report
+    students = [
+        _progressed(progress, real_time.batch_progress, task_id)
+        if ref_id(progress.user_id) == user_id
+        else progress
+        for progress in report.students_progress
+    ]
+    students.sort(key=lambda p: p.progress_metrics.completion_percentage, reverse=True)
+    return evolve(report, {"students_progress": students})
 
 
-def _patch_append_task(task: Task) -> Patch:
-    def patch(tasks: Any) -> Any:
-        if not isinstance(tasks, list) or any(ref_id(known) == task.id for known in tasks):
-            return tasks
-        return [*tasks, task]
+def _patch_user_xp(xps: int, user: Any) -> Any:
+    return evolve(user, {"xps": xps}) if isinstance(user, User) else user
 
-    return patch
+
+def _patch_append_task(task: Task, tasks: Any) -> Any:
+    if not isinstance(tasks, list) or any(ref_id(known) == task.id for known in tasks):
+        return tasks
+    return [*tasks, task]
 
 
 # Building blocks of the rules that the resources declare beside their endpoints.
@@ -412,16 +404,24 @@ def submission_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
         return ()
     task_id, batch_id = context.task_id, context.batch_id
     patches: list[tuple[Key, Patch]] = [
-        ((CacheKey.DASHBOARD, user_id), _patch_dashboard(real_time, task_id)),
+        ((CacheKey.DASHBOARD, user_id), partial(_patch_dashboard, real_time, task_id)),
     ]
     if real_time.new_total_xp is not None:
-        patches.append(((CacheKey.USER_PROFILE, user_id), _patch_user_xp(real_time.new_total_xp)))
+        patches.append(
+            ((CacheKey.USER_PROFILE, user_id), partial(_patch_user_xp, real_time.new_total_xp))
+        )
     if batch_id is not None:
         patches.append(
-            ((CacheKey.USER_PROGRESS, user_id, batch_id), _patch_user_progress(real_time, task_id))
+            (
+                (CacheKey.USER_PROGRESS, user_id, batch_id),
+                partial(_patch_user_progress, real_time, task_id),
+            )
         )
         patches.append(
-            ((CacheKey.BATCH_PROGRESS, batch_id), _patch_batch_report(real_time, user_id, task_id))
+            (
+                (CacheKey.BATCH_PROGRESS, batch_id),
+                partial(_patch_batch_report, real_time, user_id, task_id),
+            )
         )
     return patches
 
@@ -442,7 +442,7 @@ def submission_keys(context: MutationContext) -> Sequence[Key]:
 def task_created_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
     """A new task joins the cached task list at once."""
     task = context.result.data
-    return [(CacheKey.TASKS, _patch_append_task(task))] if isinstance(task, Task) else ()
+    return [(CacheKey.TASKS, partial(_patch_append_task, task))] if isinstance(task, Task) else ()
 
 
 def membership_keys(context: MutationContext) -> Sequence[Key]:
@@ -470,7 +470,7 @@ def user_update_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]
     user = context.result.data
     if not isinstance(user, User):
         return ()
-    return [((CacheKey.USER_PROFILE, user.id), _patch_user_xp(user.xps))]
+    return [((CacheKey.USER_PROFILE, user.id), partial(_patch_user_xp, user.xps))]
 
 
 _T = TypeVar("_T")
