@@ -44,6 +44,24 @@ def test_each_event_has_its_emit_method(event: Event) -> None:
     assert received == [(event, {"n": 1}), (event, None)]
 
 
+def test_an_event_is_logged_at_debug_level_whether_or_not_anybody_listens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events = EventManager()
+    received: list[Any] = []
+    with caplog.at_level(logging.INFO, logger="gamify_client"):
+        events.emit(Event.TASK_COMPLETED, 1)
+    assert "event taskCompleted" not in caplog.text
+    with caplog.at_level(logging.DEBUG, logger="gamify_client"):
+        events.emit(Event.TASK_COMPLETED, 2)
+        unsubscribe = events.subscribe(Event.TASK_COMPLETED, received.append)
+        events.emit(Event.TASK_COMPLETED, 3)
+        unsubscribe()
+        events.emit(Event.TASK_COMPLETED, 4)
+    assert caplog.text.count("event taskCompleted") == 3
+    assert received == [3]
+
+
 def test_an_unknown_event_name_is_a_clear_value_error() -> None:
     events = EventManager()
     with pytest.raises(ValueError, match=r"unknown event 'taskDone'.*taskCompleted"):

@@ -867,6 +867,41 @@ def test_a_callback_that_unsubscribes_others_or_closes_stops_them_at_once(
     assert heard == ["unsubscribing", "closing"]
 
 
+@pytest.mark.parametrize("count", [3, 40])
+def test_every_subscriber_hears_each_change_once_in_order_as_they_come_and_go(
+    make_client: Callable[..., GamifyClient], count: int
+) -> None:
+    # Few callbacks or many (the snapshot announcing walks is remade eagerly, or lazily),
+    # one that subscribes during a change hears the next one, and one that leaves is not
+    # called again.
+    client = make_client()
+    query = client.use_tasks_data()
+    client.scheduler.run_due()
+    heard: list[int] = []
+    unsubscribes: list[Callable[[], None]] = []
+
+    def hear(number: int) -> Callable[[Query[Any]], None]:
+        def callback(_query: Query[Any]) -> None:
+            heard.append(number)
+            if number == 0 and len(unsubscribes) == count:
+                unsubscribes.append(query.subscribe(hear(count)))
+                unsubscribes[count - 1]()
+
+        return callback
+
+    for number in range(count):
+        unsubscribes.append(query.subscribe(hear(number)))
+    client.refresh_manager.set(CacheKey.TASKS, [])
+    assert heard == list(range(count - 1))
+    heard.clear()
+    client.refresh_manager.set(CacheKey.TASKS, [{"_id": "x"}])
+    assert heard == [*range(count - 1), count]
+    unsubscribes[0]()
+    heard.clear()
+    client.refresh_manager.set(CacheKey.TASKS, [{"_id": "y"}])
+    assert heard == [*range(1, count - 1), count]
+
+
 # Lifecycle
 
 

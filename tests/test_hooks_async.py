@@ -156,6 +156,34 @@ async def test_dashboard_holds_the_new_xp_when_the_users_own_submit_returns(
     assert dashboard.data.overall_stats.total_completed_tasks == 1
 
 
+async def test_a_write_reaches_every_query_of_its_key_and_a_waiter_on_the_loop(
+    org: Org, make_client: MakeClient
+) -> None:
+    client = make_client()
+    queries = [client.use_dashboard_data() for _ in range(20)]
+    for query in queries:
+        await query.wait_for(timeout=10)
+    heard: list[int] = []
+    for number, query in enumerate(queries):
+        query.subscribe(lambda _q, number=number: heard.append(number))
+    waiter = asyncio.create_task(
+        queries[-1].wait_for(
+            lambda q: q.data is not None and q.data.overall_stats.user_total_xp == 100,
+            timeout=10,
+        )
+    )
+    await asyncio.sleep(0)
+
+    await client.tasks.submit(
+        org.demo.task_ids[0], user_id=org.user_id, submission_type="Text Entry", value="done"
+    )
+
+    assert [query.data.overall_stats.user_total_xp for query in queries if query.data] == [100] * 20
+    # The patch reaches the queries in the order they were made, each once.
+    assert heard[:20] == list(range(20))
+    assert await waiter is queries[-1]
+
+
 async def test_polls_on_the_injected_clock(
     org: Org, clock: FakeClock, make_client: MakeClient
 ) -> None:

@@ -5,12 +5,16 @@ emitted with its payload, and a failed write applies nothing."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamify_client import (
     AsyncGamifyClient,
@@ -21,7 +25,14 @@ from gamify_client import (
     GamifyClient,
 )
 from gamify_client.keys import Key
-from gamify_client.models import Dashboard, RealTimeData, Task, User, UserBatchProgress
+from gamify_client.models import (
+    Dashboard,
+    RealTimeData,
+    Task,
+    User,
+    UserBatchProgress,
+    ref_id,
+)
 from gamify_client.refresh import INVALIDATED, DataRefreshManager
 from gamify_client.testing import GamifyBackend
 from gamify_client.testing._seed import DemoData
@@ -401,6 +412,118 @@ def test_a_submission_marks_its_task_completed_however_the_tasks_are_named(other
     assert untouched is progress
 
 
+_STATS_FIELDS = ("total_completed_tasks", "total_points_earned", "user_total_xp", "current_streak")
+
+
+@given(
+    held=st.dictionaries(st.sampled_from(_STATS_FIELDS), st.integers(0, 3)),
+    changes=st.dictionaries(st.sampled_from(_STATS_FIELDS), st.integers(0, 3)),
+)
+def test_evolve_copies_exactly_when_model_copy_would_change_something(
+    held: dict[str, int], changes: dict[str, int]
+) -> None:
+    from gamify_client.models import OverallStats
+    from gamify_client.realtime import evolve
+
+    stats = OverallStats.model_validate({**held, "extra": "kept"})
+
+    evolved = evolve(stats, changes)
+
+    copied = stats.model_copy(update=changes)
+    if all(getattr(stats, name) == value for name, value in changes.items()):
+        assert evolved is stats
+    else:
+        assert evolved is not stats
+        assert evolved == copied
+        assert evolved.model_fields_set == copied.model_fields_set
+        assert evolved.model_extra == {"extra": "kept"}
+        # The copy owns its fields set: marking a field on one never marks it on the other.
+        assert evolved.model_fields_set is not stats.model_fields_set
+    assert stats == OverallStats.model_validate({**held, "extra": "kept"})
+
+
+@given(ids=st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=3)), max_size=4))
+def test_a_scoped_key_names_the_ids_up_to_the_first_missing_one(ids: list[str | None]) -> None:
+    from gamify_client.keys import CacheKey
+    from gamify_client.realtime import scoped
+
+    known = ids[: ids.index(None)] if None in ids else ids
+
+    assert scoped(CacheKey.BATCH_PROGRESS, *ids) == (
+        (CacheKey.BATCH_PROGRESS, *known) if known else CacheKey.BATCH_PROGRESS
+    )
+
+
+def _progress_of(tasks: list[str]) -> UserBatchProgress:
+    return UserBatchProgress.model_validate(
+        {
+            "taskProgress": [
+                {"taskId": {"_id": task, "name": task}, "status": "not_started"} for task in tasks
+            ],
+            "progressMetrics": {"completedTasks": 0, "totalTasks": len(tasks)},
+        }
+    )
+
+
+def test_a_burst_of_submissions_searches_the_task_list_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gamify_client import realtime
+
+    searches: list[int] = []
+    search = realtime._positions
+
+    def counted(entries: Any) -> dict[str, int]:
+        searches.append(len(entries))
+        return search(entries)
+
+    monkeypatch.setattr(realtime, "_positions", counted)
+    tasks = [f"t{n}" for n in range(50)]
+    progress = _progress_of(tasks)
+
+    # Each write patches the copy the one before made, in any order.
+    for task in reversed(tasks):
+        progress = realtime._progressed(progress, None, task)
+
+    assert [entry.status for entry in progress.task_progress] == ["completed"] * 50
+    assert searches == [50]
+
+
+def test_a_task_list_changed_in_place_is_searched_again() -> None:
+    from gamify_client.realtime import _progressed
+
+    progress = _progress_of(["t0", "t1", "t2", "t3"])
+    _progressed(progress, None, "t1")
+    progress.task_progress.reverse()
+    unknown = _progressed(progress, None, "t9")
+    progress.task_progress.append(_progress_of(["t9"]).task_progress[0])
+
+    marked = _progressed(progress, None, "t3")
+    appended = _progressed(progress, None, "t9")
+
+    assert unknown is progress
+    assert [ref_id(entry.task_id) for entry in marked.task_progress] == [
+        "t3",
+        "t2",
+        "t1",
+        "t0",
+        "t9",
+    ]
+    assert [entry.status for entry in marked.task_progress][:2] == ["completed", "not_started"]
+    assert appended.task_progress[4].status == "completed"
+
+
+def test_the_task_positions_of_a_collected_report_are_forgotten() -> None:
+    from gamify_client.realtime import _TASK_POSITIONS, _progressed
+
+    before = len(_TASK_POSITIONS._known)
+    for _ in range(100):
+        _progressed(_progress_of(["t0", "t1"]), None, "t1")
+    gc.collect()
+
+    assert len(_TASK_POSITIONS._known) <= before
+
+
 def test_a_remote_write_applied_again_changes_nothing_and_calls_nobody(world: World) -> None:
     from gamify_client.resources import ALL_WRITES
 
@@ -442,3 +565,37 @@ def test_only_writes_count_as_in_flight_until_they_settle_or_fail() -> None:
     with pytest.raises(RuntimeError):
         fail_while_sending()
     assert sync.writes_in_flight == 0
+
+
+def test_a_write_invalidates_its_keys_in_one_pass_and_one_by_one_if_one_is_not_a_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    from gamify_client import ClientConfig
+    from gamify_client.events import EventManager
+    from gamify_client.models import MutationResult
+    from gamify_client.realtime import RealtimeSync, Rule
+
+    manager = DataRefreshManager()
+    for key in (CacheKey.TASKS, CacheKey.BATCHES):
+        manager.set(key, "data")
+    batches: list[list[Key]] = []
+    manager.on_invalidate_keys(batches.append)
+    sync = RealtimeSync(
+        manager, EventManager(), ClientConfig(task_completion_delay=0), lambda *_: None
+    )
+
+    def write(*keys: Any) -> Any:
+        return SimpleNamespace(name="test.write", rule=Rule(Event.DATA_REFRESH, lambda _c: keys))
+
+    sync.after_mutation(write(CacheKey.TASKS, CacheKey.BATCHES), {}, MutationResult(data=None))
+    assert batches == [[CacheKey.TASKS, CacheKey.BATCHES]]
+
+    batches.clear()
+    with caplog.at_level(logging.ERROR, logger="gamify_client"):
+        sync.after_mutation(
+            write(CacheKey.TASKS, ([],), CacheKey.BATCHES), {}, MutationResult(data=None)
+        )
+    assert batches == [[CacheKey.TASKS], [CacheKey.BATCHES]]
+    assert "after a write failed" in caplog.text

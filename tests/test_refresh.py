@@ -140,6 +140,28 @@ def test_a_no_op_update_of_an_unknown_key_creates_no_entry() -> None:
     assert manager.peek(KEY) is None
 
 
+def test_an_update_of_cached_keys_only_leaves_a_key_without_data_alone() -> None:
+    manager = DataRefreshManager()
+    seen: list[Any] = []
+    manager.subscribe(KEY, seen.append)
+    calls: list[Any] = []
+
+    def patch(current: Any) -> Any:
+        calls.append(current)
+        return [*current, "b"]
+
+    # Observed but never stored, then not even known: the patch is not called.
+    assert manager.update(KEY, patch, compare=False, cached_only=True) is None
+    assert manager.update(CacheKey.BATCHES, patch, cached_only=True) is None
+    assert calls == [] and seen == []
+    assert manager.peek(CacheKey.BATCHES) is None
+
+    manager.set(KEY, ["a"])
+    assert manager.update(KEY, patch, compare=False, cached_only=True) == ["a", "b"]
+    assert calls == [["a"]]
+    assert seen == [["a"], ["a", "b"]]
+
+
 def test_update_keeps_an_invalidated_key_invalidated() -> None:
     manager = DataRefreshManager()
     manager.set(KEY, 1)
@@ -259,6 +281,43 @@ def test_prefix_invalidation_reaches_every_tuple_key_under_it() -> None:
     assert entry.is_invalidated
     assert entry.is_stale
     assert manager.stats().invalidations == 4
+
+
+def test_invalidating_several_keys_at_once_tells_a_batched_listener_once() -> None:
+    manager = DataRefreshManager()
+    b1, b2 = (CacheKey.BATCH_PROGRESS, "b1"), (CacheKey.BATCH_PROGRESS, "b2")
+    for key in (b1, b2, CacheKey.TASKS, CacheKey.BATCHES):
+        manager.set(key, "data")
+    told: list[Any] = []
+    manager.subscribe(b1, told.append)
+    batches: list[list[Key]] = []
+    single: list[Key] = []
+    manager.on_invalidate_keys(batches.append)
+    manager.on_invalidate(single.append)
+
+    # b1 is under two of the prefixes: marked, told and listed twice, as two calls would.
+    marked = manager.invalidate_keys([CacheKey.BATCH_PROGRESS, CacheKey.TASKS, b1])
+
+    assert marked == [b1, b2, CacheKey.TASKS, b1]
+    assert batches == [marked]
+    assert single == marked
+    assert told == [INVALIDATED, INVALIDATED]
+    assert manager.get(CacheKey.BATCHES) == "data"
+    assert manager.stats().invalidations == 4
+    assert all(manager.get(key) is None for key in (b1, b2, CacheKey.TASKS))
+
+
+def test_invalidating_several_keys_with_one_that_is_not_a_key_marks_none() -> None:
+    manager = DataRefreshManager()
+    manager.set(CacheKey.TASKS, "data")
+    heard: list[Key] = []
+    manager.on_invalidate(heard.append)
+
+    with pytest.raises(TypeError):
+        manager.invalidate_keys([CacheKey.TASKS, ([],)])
+
+    assert manager.get(CacheKey.TASKS) == "data"
+    assert heard == []
 
 
 def test_invalidation_listener_unsubscribes_and_a_raising_one_is_logged(

@@ -120,8 +120,11 @@ class EventManager:
             signal = self._signals[event]
         except KeyError:
             raise ValueError(_unknown(event)) from None
-        logger.debug("event %s", event)
-        signal.send(self, payload=data)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("event %s", event)
+        # Every write emits: an event nobody listens to costs one look at its receivers.
+        if signal.receivers:
+            signal.send(self, payload=data)
 
     def listener_count(self, event: Event | str) -> int:
         """How many listeners ``event`` has, ``subscribe_all`` ones included."""

@@ -16,11 +16,13 @@ the patches make the wait invisible. A failed write never reaches this module.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
@@ -66,7 +68,7 @@ Patch = Callable[[Any], Any]
 """Old cached value to new; it gets None when nothing is cached and then returns None."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MutationContext:
     """A finished write: the endpoint, the ids its request named and its parsed result.
 
@@ -76,29 +78,34 @@ class MutationContext:
     mutation: str
     request: Mapping[str, Any]
     result: MutationResult[Any]
-    user_id: str | None = field(init=False)
-    batch_id: str | None = field(init=False)
-    task_id: str | None = field(init=False)
+    user_id: str | None
+    batch_id: str | None
+    task_id: str | None
 
-    def __post_init__(self) -> None:
-        request, real_time = self.request, self.result.real_time
-        ids = {
-            "user_id": _first_id(request.get("user_id"), _rt(real_time, "user_id")),
-            "batch_id": _first_id(
-                request.get("batch_id"), _rt(real_time, "batch_id"), _data_batch(self.result)
-            ),
-            "task_id": _first_id(request.get("task_id"), _rt(real_time, "task_id")),
-        }
-        for name, value in ids.items():
-            object.__setattr__(self, name, value)
+    def __init__(
+        self, mutation: str, request: Mapping[str, Any], result: MutationResult[Any]
+    ) -> None:
+        get = request.get
+        named = result.real_time
+        if named is None:
+            named = _NAMES_NOTHING
+        # The document is asked for its batch only when no id names one.
+        batch_id = _either_id(get("batch_id"), named.batch_id)
+        set_field = object.__setattr__
+        set_field(self, "mutation", mutation)
+        set_field(self, "request", request)
+        set_field(self, "result", result)
+        set_field(self, "user_id", _either_id(get("user_id"), named.user_id))
+        set_field(self, "batch_id", batch_id or _either_id(_data_batch(result), None))
+        set_field(self, "task_id", _either_id(get("task_id"), named.task_id))
 
     @property
     def real_time(self) -> RealTimeData | None:
         return self.result.real_time
 
 
-def _rt(real_time: RealTimeData | None, name: str) -> Any:
-    return None if real_time is None else getattr(real_time, name)
+_NAMES_NOTHING = RealTimeData()
+"""What a write without ``realTimeData`` names: no id at all."""
 
 
 def _data_batch(result: MutationResult[Any]) -> Any:
@@ -109,21 +116,22 @@ def _data_batch(result: MutationResult[Any]) -> Any:
     return batch.id if isinstance(batch, Batch) else batch
 
 
-def _first_id(*candidates: Any) -> str | None:
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate:
-            return candidate
+def _either_id(first: Any, second: Any) -> str | None:
+    """The first of two candidates that is an id (a non-empty string), or None."""
+    if isinstance(first, str) and first:
+        return first
+    if isinstance(second, str) and second:
+        return second
     return None
 
 
 def scoped(family: CacheKey, *ids: str | None) -> Key:
     """The narrowest key the known ids allow: the family itself when an id is missing."""
-    present = []
-    for value in ids:
+    # Every write names a dozen keys this way: no list is built on the way.
+    for index, value in enumerate(ids):
         if value is None:
-            break
-        present.append(value)
-    return (family, *present) if present else family
+            return (family, *ids[:index]) if index else family
+    return (family, *ids) if ids else family
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +156,19 @@ class Rule:
 _M = TypeVar("_M", bound=BaseModel)
 
 
-_set_slot = object.__setattr__
+_new = object.__new__
+
+
+def _slot(name: str) -> tuple[Callable[[BaseModel], Any], Callable[[BaseModel, Any], None]]:
+    """How to read and write one of BaseModel's own slots, straight through its descriptor."""
+    descriptor = BaseModel.__dict__[name]
+    return descriptor.__get__, descriptor.__set__
+
+
+_get_dict, _set_dict = _slot("__dict__")
+_get_extra, _set_extra = _slot("__pydantic_extra__")
+_get_fields_set, _set_fields_set = _slot("__pydantic_fields_set__")
+_get_private, _set_private = _slot("__pydantic_private__")
 _ABSENT = object()
 
 
@@ -158,21 +178,26 @@ def evolve(model: _M, changes: Mapping[str, Any]) -> _M:
     the work, since a patch copies a handful of models per write. ``model`` itself comes back
     when every change equals what it holds, so a patch that changes nothing returns the very
     object it was given, and whoever stores the result can tell a change by identity."""
-    current = model.__dict__
+    current = _get_dict(model)
     for name, value in changes.items():
         held = current.get(name, _ABSENT)
         if held is not value and held != value:
-            break
-    else:
-        return model
-    cls = model.__class__
-    copied = cls.__new__(cls)
-    fields = current.copy()
-    fields.update(changes)
-    _set_slot(copied, "__dict__", fields)
-    _set_slot(copied, "__pydantic_extra__", model.__pydantic_extra__)
-    _set_slot(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__.union(changes))
-    _set_slot(copied, "__pydantic_private__", model.__pydantic_private__)
+            return _copied(model, changes)
+    return model
+
+
+def _copied(model: _M, changes: Mapping[str, Any]) -> _M:
+    """``model`` with ``changes``, copied without comparing them to what it holds: for a
+    caller that knows they differ (a nested model that :func:`evolve` already copied), so
+    that two models are never compared field by field to find what is known."""
+    # The models define no ``__new__``: object's is called directly, and BaseModel's slots
+    # are read and written through their descriptors, without a lookup along the class's MRO
+    # each time (its cache is cold by the time a write's answer arrives).
+    copied = _new(model.__class__)
+    _set_dict(copied, {**_get_dict(model), **changes})
+    _set_extra(copied, _get_extra(model))
+    _set_fields_set(copied, {*_get_fields_set(model), *changes})
+    _set_private(copied, _get_private(model))
     return copied
 
 
@@ -180,11 +205,13 @@ def _progressed(
     progress: UserBatchProgress, summary: BatchProgressSummary | None, task_id: str | None
 ) -> UserBatchProgress:
     """``progress`` with the batch summary of a submission's ``realTimeData`` (when there is
-    one) and the submitted task marked completed, copied once."""
+    one) and the submitted task marked completed, copied once; ``progress`` itself when that
+    changes nothing."""
     changes: dict[str, Any] = {}
     if summary is not None:
-        changes["progress_metrics"] = evolve(
-            progress.progress_metrics,
+        metrics = progress.progress_metrics
+        summarised = evolve(
+            metrics,
             {
                 "completed_tasks": summary.completed_tasks,
                 "total_tasks": summary.total_tasks,
@@ -192,107 +219,179 @@ def _progressed(
                 "total_points_earned": summary.total_points_earned,
             },
         )
-    index = None if task_id is None else _task_index(progress.task_progress, task_id)
-    if index is not None:
-        entries = list(progress.task_progress)
-        entries[index] = evolve(entries[index], {"status": "completed"})
-        changes["task_progress"] = entries
-    return evolve(progress, changes)
+        if summarised is not metrics:
+            changes["progress_metrics"] = summarised
+    if task_id is not None:
+        entries = progress.task_progress
+        index = _TASK_POSITIONS.index(progress, task_id)
+        if index is not None and entries[index].status != "completed":
+            entries = list(entries)
+            entries[index] = _copied(entries[index], {"status": "completed"})
+            changes["task_progress"] = entries
+    if not changes:
+        return progress
+    progressed = _copied(progress, changes)
+    # The copy lists the same tasks in the same order: it finds them where its original did.
+    _TASK_POSITIONS.inherit(progressed, progress)
+    return progressed
 
 
 _POPULATED_TASK_ID = attrgetter("task_id.id")
 
 
-def _task_index(entries: list[TaskProgress], task_id: str) -> int | None:
-    """Where ``task_id`` sits in a progress report's task list (every task of the batch, so
-    it is searched at C speed when the tasks are populated, as the services send them)."""
+class _Positions(weakref.ref["UserBatchProgress"]):
+    """A progress report, held weakly, with where each of its tasks sits in its task list."""
+
+    __slots__ = ("length", "positions", "report_id")
+
+    report_id: int
+    positions: dict[str, int]
+    length: int
+
+
+class _TaskPositions:
+    """Where each task sits in a progress report's task list (every task of the batch),
+    remembered per report while it lives, so that a burst of writes to one user's progress
+    searches the list once rather than once per write; each patched copy inherits the
+    positions of the report it was copied from. A report is held weakly, by identity."""
+
+    __slots__ = ("_forget", "_known")
+
+    def __init__(self) -> None:
+        self._known: dict[int, _Positions] = {}
+        known = self._known
+
+        def forget(held: weakref.ref[UserBatchProgress]) -> None:
+            # A newer report with the same id may have replaced this one's positions already.
+            # Only names bound here: it may run while the interpreter shuts down.
+            report_id = held.report_id  # type: ignore[attr-defined]
+            if known.get(report_id) is held:
+                del known[report_id]
+
+        self._forget = forget
+
+    def index(self, progress: UserBatchProgress, task_id: str) -> int | None:
+        """Where ``task_id`` sits in ``progress.task_progress``, or None."""
+        entries = progress.task_progress
+        held = self._known.get(id(progress))
+        if held is not None and held() is progress and held.length == len(entries):
+            index = held.positions.get(task_id)
+            if index is None:
+                return None
+            # Checked again, cheaply, in case the list was changed in place since.
+            found = entries[index].task_id
+            if (found if isinstance(found, str) else getattr(found, "id", None)) == task_id:
+                return index
+        positions = _positions(entries)
+        self._remember(progress, positions)
+        return positions.get(task_id)
+
+    def inherit(self, copy: UserBatchProgress, original: UserBatchProgress) -> None:
+        """``copy`` lists its tasks as ``original`` does."""
+        held = self._known.get(id(original))
+        if held is not None and held() is original:
+            self._remember(copy, held.positions)
+
+    def _remember(self, progress: UserBatchProgress, positions: dict[str, int]) -> None:
+        held = _Positions(progress, self._forget)
+        held.report_id = id(progress)
+        held.positions = positions
+        held.length = len(progress.task_progress)
+        self._known[held.report_id] = held
+
+
+def _positions(entries: list[TaskProgress]) -> dict[str, int]:
+    """Each task's index in a progress report's task list, read at C speed when the tasks are
+    populated, as the services send them; the first entry wins, as a search would find it."""
     try:
-        return list(map(_POPULATED_TASK_ID, entries)).index(task_id)
-    except ValueError:
-        return None
+        ids: list[str | None] = list(map(_POPULATED_TASK_ID, entries))
     except AttributeError:
         # Some entries name their task by id, or lost it (deleted): one by one.
-        for index, entry in enumerate(entries):
-            if ref_id(entry.task_id) == task_id:
-                return index
-        return None
+        ids = [ref_id(entry.task_id) for entry in entries]
+    positions: dict[str | None, int] = dict(
+        zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True)
+    )
+    positions.pop(None, None)
+    return cast(dict[str, int], positions)
 
 
-def _patch_dashboard(real_time: RealTimeData, task_id: str | None) -> Patch:
-    def patch(dashboard: Any) -> Any:
-        if not isinstance(dashboard, Dashboard):
-            return dashboard
-        stats: dict[str, Any] = {}
-        profile: dict[str, Any] = {}
-        if real_time.new_total_xp is not None:
-            stats["user_total_xp"] = real_time.new_total_xp
-            profile["total_xp"] = real_time.new_total_xp
-        if real_time.current_streak is not None:
-            stats["current_streak"] = real_time.current_streak
-        batches = list(dashboard.batch_progress)
-        summary = real_time.batch_progress
-        for index, progress in enumerate(batches):
-            if summary is None or ref_id(progress.batch_id) != real_time.batch_id:
+_TASK_POSITIONS = _TaskPositions()
+
+
+# Each write's patches take what the write names first and the cached value last; a rule
+# binds the former with ``partial`` (one C call per patch, where a closure is a Python call
+# and a cell per name).
+
+
+def _patch_dashboard(real_time: RealTimeData, task_id: str | None, dashboard: Any) -> Any:
+    if not isinstance(dashboard, Dashboard):
+        return dashboard
+    stats: dict[str, Any] = {}
+    profile: dict[str, Any] = {}
+    if real_time.new_total_xp is not None:
+        stats["user_total_xp"] = real_time.new_total_xp
+        profile["total_xp"] = real_time.new_total_xp
+    if real_time.current_streak is not None:
+        stats["current_streak"] = real_time.current_streak
+    changes: dict[str, Any] = {}
+    summary = real_time.batch_progress
+    if summary is not None:
+        listed = dashboard.batch_progress
+        for index, progress in enumerate(listed):
+            if ref_id(progress.batch_id) != real_time.batch_id:
                 continue
             old = progress.progress_metrics
-            stats["total_completed_tasks"] = dashboard.overall_stats.total_completed_tasks + (
+            totals = dashboard.overall_stats
+            stats["total_completed_tasks"] = totals.total_completed_tasks + (
                 summary.completed_tasks - old.completed_tasks
             )
-            stats["total_points_earned"] = dashboard.overall_stats.total_points_earned + (
+            stats["total_points_earned"] = totals.total_points_earned + (
                 summary.total_points_earned - old.total_points_earned
             )
-            batches[index] = _progressed(progress, summary, task_id)
-        return evolve(
-            dashboard,
-            {
-                "overall_stats": evolve(dashboard.overall_stats, stats),
-                "user_profile": evolve(dashboard.user_profile, profile),
-                "batch_progress": batches,
-            },
-        )
-
-    return patch
-
-
-def _patch_user_progress(real_time: RealTimeData, task_id: str | None) -> Patch:
-    def patch(progress: Any) -> Any:
-        if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
-            return progress
-        return _progressed(progress, real_time.batch_progress, task_id)
-
-    return patch
+            progressed = _progressed(progress, summary, task_id)
+            if progressed is not progress:
+                batches = changes.setdefault("batch_progress", list(listed))
+                batches[index] = progressed
+    # Only what changed is copied; a nested copy is known to differ, so it is not compared.
+    for name, model, nested in (
+        ("overall_stats", dashboard.overall_stats, stats),
+        ("user_profile", dashboard.user_profile, profile),
+    ):
+        evolved = evolve(model, nested)
+        if evolved is not model:
+            changes[name] = evolved
+    return _copied(dashboard, changes) if changes else dashboard
 
 
-def _patch_batch_report(real_time: RealTimeData, user_id: str, task_id: str | None) -> Patch:
-    def patch(report: Any) -> Any:
-        if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
-            return report
-        students = [
-            _progressed(progress, real_time.batch_progress, task_id)
-            if ref_id(progress.user_id) == user_id
-            else progress
-            for progress in report.students_progress
-        ]
-        students.sort(key=lambda p: p.progress_metrics.completion_percentage, reverse=True)
-        return evolve(report, {"students_progress": students})
-
-    return patch
+def _patch_user_progress(real_time: RealTimeData, task_id: str | None, progress: Any) -> Any:
+    if not isinstance(progress, UserBatchProgress) or real_time.batch_progress is None:
+        return progress
+    return _progressed(progress, real_time.batch_progress, task_id)
 
 
-def _patch_user_xp(xps: int) -> Patch:
-    def patch(user: Any) -> Any:
-        return evolve(user, {"xps": xps}) if isinstance(user, User) else user
+def _patch_batch_report(
+    real_time: RealTimeData, user_id: str, task_id: str | None, report: Any
+) -> Any:
+    if not isinstance(report, BatchProgressReport) or real_time.batch_progress is None:
+        return report
+    students = [
+        _progressed(progress, real_time.batch_progress, task_id)
+        if ref_id(progress.user_id) == user_id
+        else progress
+        for progress in report.students_progress
+    ]
+    students.sort(key=lambda p: p.progress_metrics.completion_percentage, reverse=True)
+    return evolve(report, {"students_progress": students})
 
-    return patch
+
+def _patch_user_xp(xps: int, user: Any) -> Any:
+    return evolve(user, {"xps": xps}) if isinstance(user, User) else user
 
 
-def _patch_append_task(task: Task) -> Patch:
-    def patch(tasks: Any) -> Any:
-        if not isinstance(tasks, list) or any(ref_id(known) == task.id for known in tasks):
-            return tasks
-        return [*tasks, task]
-
-    return patch
+def _patch_append_task(task: Task, tasks: Any) -> Any:
+    if not isinstance(tasks, list) or any(ref_id(known) == task.id for known in tasks):
+        return tasks
+    return [*tasks, task]
 
 
 # Building blocks of the rules that the resources declare beside their endpoints.
@@ -305,16 +404,24 @@ def submission_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
         return ()
     task_id, batch_id = context.task_id, context.batch_id
     patches: list[tuple[Key, Patch]] = [
-        ((CacheKey.DASHBOARD, user_id), _patch_dashboard(real_time, task_id)),
+        ((CacheKey.DASHBOARD, user_id), partial(_patch_dashboard, real_time, task_id)),
     ]
     if real_time.new_total_xp is not None:
-        patches.append(((CacheKey.USER_PROFILE, user_id), _patch_user_xp(real_time.new_total_xp)))
+        patches.append(
+            ((CacheKey.USER_PROFILE, user_id), partial(_patch_user_xp, real_time.new_total_xp))
+        )
     if batch_id is not None:
         patches.append(
-            ((CacheKey.USER_PROGRESS, user_id, batch_id), _patch_user_progress(real_time, task_id))
+            (
+                (CacheKey.USER_PROGRESS, user_id, batch_id),
+                partial(_patch_user_progress, real_time, task_id),
+            )
         )
         patches.append(
-            ((CacheKey.BATCH_PROGRESS, batch_id), _patch_batch_report(real_time, user_id, task_id))
+            (
+                (CacheKey.BATCH_PROGRESS, batch_id),
+                partial(_patch_batch_report, real_time, user_id, task_id),
+            )
         )
     return patches
 
@@ -335,7 +442,7 @@ def submission_keys(context: MutationContext) -> Sequence[Key]:
 def task_created_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]:
     """A new task joins the cached task list at once."""
     task = context.result.data
-    return [(CacheKey.TASKS, _patch_append_task(task))] if isinstance(task, Task) else ()
+    return [(CacheKey.TASKS, partial(_patch_append_task, task))] if isinstance(task, Task) else ()
 
 
 def membership_keys(context: MutationContext) -> Sequence[Key]:
@@ -363,7 +470,7 @@ def user_update_patches(context: MutationContext) -> Sequence[tuple[Key, Patch]]
     user = context.result.data
     if not isinstance(user, User):
         return ()
-    return [((CacheKey.USER_PROFILE, user.id), _patch_user_xp(user.xps))]
+    return [((CacheKey.USER_PROFILE, user.id), partial(_patch_user_xp, user.xps))]
 
 
 _T = TypeVar("_T")
@@ -548,11 +655,11 @@ class RealtimeSync:
         for key, patch in rule.patches(context):
             # The patches return the cached object itself when they change nothing (see
             # ``evolve``): comparing the old and new values whole is not needed.
-            self._manager.update(key, patch, compare=False)
+            self._manager.update(key, patch, compare=False, cached_only=True)
         keys = list(rule.invalidates(context))
         self._events.emit(rule.event, rule.payload(context))
         if self._delay > 0:
-            self._schedule(self._delay, lambda: self._invalidate(keys))
+            self._schedule(self._delay, partial(self._invalidate, keys))
         else:
             self._invalidate(keys)
         if not remote and self._listeners:
@@ -565,6 +672,12 @@ class RealtimeSync:
         return keys
 
     def _invalidate(self, keys: Sequence[Key]) -> None:
+        # One pass for all of a write's keys: the live queries hear them at once.
+        try:
+            self._manager.invalidate_keys(keys)
+            return
+        except Exception:
+            logger.exception("invalidating %s after a write failed; one by one instead", keys)
         for key in keys:
             try:
                 self._manager.invalidate(key)

@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -439,7 +439,14 @@ class DataRefreshManager:
         if start:
             self._deliver(entry)
 
-    def update(self, key: Key, fn: Callable[[Any], Any], *, compare: bool = True) -> Any:
+    def update(
+        self,
+        key: Key,
+        fn: Callable[[Any], Any],
+        *,
+        compare: bool = True,
+        cached_only: bool = False,
+    ) -> Any:
         """Atomically replace the key's data with ``fn(current)`` (``current`` is None when there
         is none; under optimistic layers it is the server's data, which ``fn`` changes) and
         return what is stored. Returning the current value, or an equal one, is a
@@ -450,12 +457,22 @@ class DataRefreshManager:
         ``compare=False`` promises that ``fn`` returns ``current`` itself whenever it changes
         nothing (the write rules' patches do): any other object is then stored as a change
         without comparing the two, which saves the comparison on every remote write.
+
+        ``cached_only=True`` leaves a key that holds no data alone (``fn`` is not called and
+        None is returned): a write's patch has nothing to patch there, and most of the keys a
+        write names are cached by nobody.
         """
         while True:
             with self._lock:
                 entry = self._entries.get(key)
-                generation = -1 if entry is None else entry.generation
-                current = None if entry is None else entry.server_data()
+                if entry is None or entry.updated_at is None:
+                    if cached_only:
+                        return None
+                    generation = -1 if entry is None else entry.generation
+                    current = None if entry is None else entry.server_data()
+                else:
+                    generation = entry.generation
+                    current = entry.server_data()
             data = fn(current)
             # A real change differs early (a patch changes the first fields it meets), so this
             # costs little; only an equal answer is compared whole, and then nobody is called.
@@ -481,10 +498,18 @@ class DataRefreshManager:
         (:data:`INVALIDATED`) and the invalidation listeners, and return the keys. Keys that are
         only observed count too. The cost grows with the keys of ``key``'s family, not with
         everything the cache holds."""
+        return self.invalidate_keys((key,))
+
+    def invalidate_keys(self, prefixes: Iterable[Key]) -> list[Key]:
+        """:meth:`invalidate` each of ``prefixes`` in order, under one hold of the lock, and tell
+        the listeners once: a batched listener (:meth:`on_invalidate_keys`) gets every key
+        marked in one list. Returns the keys marked, in order (a key under two of the prefixes
+        is marked, told and listed twice, as two calls of :meth:`invalidate` would). A prefix
+        that is not a key (unhashable, empty) raises before anything is marked."""
         to_deliver: list[_Entry] = []
         with self._lock:
             self._collect_idle(self._clock())
-            keys = self._keys_under(key)
+            keys = [stored for prefix in prefixes for stored in self._keys_under(prefix)]
             for stored in keys:
                 entry = self._entries[stored]
                 entry.invalidate()

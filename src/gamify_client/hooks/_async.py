@@ -120,11 +120,11 @@ class AsyncQuery(QueryObserver[T]):
     ...         print(len(tasks.data or []))
     """
 
-    __slots__ = ("_loop", "_waiters")
+    __slots__ = ("_loop",)
 
     _registry: AsyncQueryRegistry
     _loop: asyncio.AbstractEventLoop
-    _waiters: list[asyncio.Future[None]]
+    _waiting: list[asyncio.Future[None]]
 
     async def refresh(self) -> T:
         """Fetch now (joining a fetch of the key in flight) and return the (selected) data.
@@ -158,18 +158,18 @@ class AsyncQuery(QueryObserver[T]):
 
     def _init_waiting(self) -> None:
         self._loop = self._registry.loop
-        self._waiters = []
+        self._waiting = []
 
     async def _next_change(self) -> None:
         future: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.append(future)
+        self._waiting.append(future)
         try:
             await future
         finally:
-            self._waiters.remove(future)
+            self._waiting.remove(future)
 
     def _wake(self) -> None:
-        if not self._waiters:
+        if not self._waiting:
             return
         if running_loop() is self._loop:
             self._release_waiters()
@@ -180,7 +180,7 @@ class AsyncQuery(QueryObserver[T]):
                 logger.debug("a query changed after its event loop closed")
 
     def _release_waiters(self) -> None:
-        for future in self._waiters:
+        for future in self._waiting:
             if not future.done():
                 future.set_result(None)
 

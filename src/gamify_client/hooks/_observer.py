@@ -31,40 +31,49 @@ def identity(data: Any) -> Any:
     return data
 
 
-class _Subscribers:
-    """A query's callbacks by token, and a snapshot of them made when first needed after a
-    change: announcing walks the snapshot without copying it, and checks a token again only
-    when the callbacks changed during the walk."""
+# Up to this many callbacks, a query's snapshot is remade when one subscribes or leaves (a
+# few tuple slots), so that a write finds it ready; beyond, it is made by the next change.
+_EAGER_SNAPSHOT = 32
 
-    __slots__ = ("_snapshot", "by_token")
+
+class _Subscribers:
+    """A query's callbacks by token, and a snapshot of them: announcing walks the snapshot
+    without copying it, and checks a token again only when the callbacks changed during the
+    walk. The snapshot is remade when the callbacks change (see ``_EAGER_SNAPSHOT``), off the
+    path of a write, which then only reads it."""
+
+    __slots__ = ("by_token", "current")
 
     def __init__(self) -> None:
         self.by_token: dict[int, Callable[[Any], object]] = {}
-        self._snapshot: tuple[tuple[int, Callable[[Any], object]], ...] | None = ()
+        # The snapshot, or None when the callbacks changed since it was made.
+        self.current: tuple[tuple[int, Callable[[Any], object]], ...] | None = ()
 
     def snapshot(self) -> tuple[tuple[int, Callable[[Any], object]], ...]:
         """The callbacks as they are now, by token, in subscription order."""
-        snapshot = self._snapshot
+        snapshot = self.current
         if snapshot is None:
-            snapshot = self._snapshot = tuple(self.by_token.items())
+            snapshot = self.current = tuple(self.by_token.items())
         return snapshot
-
-    def changed_since(self, snapshot: tuple[tuple[int, Callable[[Any], object]], ...]) -> bool:
-        return self._snapshot is not snapshot
 
     def add(self, callback: Callable[[Any], object]) -> int:
         token = next(_subscriber_tokens)
         self.by_token[token] = callback
-        self._snapshot = None
+        self._changed()
         return token
 
     def remove(self, token: int) -> None:
         if self.by_token.pop(token, None) is not None:
-            self._snapshot = None
+            self._changed()
 
     def clear(self) -> None:
         self.by_token.clear()
-        self._snapshot = None
+        self.current = None
+
+    def _changed(self) -> None:
+        # A new tuple, never the walked one changed: a walk tells a change by identity.
+        by_token = self.by_token
+        self.current = tuple(by_token.items()) if len(by_token) <= _EAGER_SNAPSHOT else None
 
 
 class QueryObserver(Generic[T]):
@@ -78,6 +87,7 @@ class QueryObserver(Generic[T]):
         "__weakref__",
         "_closed",
         "_direct",
+        "_dispatch",
         "_enabled",
         "_fetch",
         "_finalizer",
@@ -92,6 +102,7 @@ class QueryObserver(Generic[T]):
         "_subscribers",
         "_token",
         "_version",
+        "_waiting",
         "data",
         "error",
         "key",
@@ -109,6 +120,9 @@ class QueryObserver(Generic[T]):
     """When the key's data was last stored or confirmed by a fetch (UTC)."""
     key: Key
     """The cache key the query observes."""
+    _waiting: Any
+    # Truthy while someone waits for a change (a count or the waiters, by flavour): a change
+    # wakes nobody otherwise, which ``announce`` checks without calling ``_wake``.
 
     def __init__(
         self,
@@ -126,6 +140,7 @@ class QueryObserver(Generic[T]):
         self.last_updated = None
         self._registry = registry
         self._settings = settings
+        self._dispatch = settings.dispatch
         self._select = select
         # Most queries show their key's data as it is: their view is then the key's data, with
         # nothing to select or to keep (see ``SharedKey.update_views``).
@@ -308,22 +323,25 @@ def announce(changed: list[QueryObserver[Any]]) -> None:
     for query in changed:
         if query._closed:
             continue
-        dispatch = query._settings.dispatch
+        dispatch = query._dispatch
         if dispatch is not None:
             query._dispatch_subscribers(dispatch)
-        else:
-            subscribers = query._subscribers
+            if query._waiting:
+                query._wake()
+            continue
+        subscribers = query._subscribers
+        snapshot = subscribers.current
+        if snapshot is None:
             snapshot = subscribers.snapshot()
-            for token, callback in snapshot:
-                # One that unsubscribed, or a close, during an earlier callback is not called.
-                if subscribers.changed_since(snapshot) and (
-                    query._closed or token not in subscribers.by_token
-                ):
-                    continue
-                try:
-                    callback(query)
-                except Exception:
-                    logger.exception(
-                        "a subscriber of the query on %s raised", format_key(query.key)
-                    )
-        query._wake()
+        for token, callback in snapshot:
+            # One that unsubscribed, or a close, during an earlier callback is not called.
+            if subscribers.current is not snapshot and (
+                query._closed or token not in subscribers.by_token
+            ):
+                continue
+            try:
+                callback(query)
+            except Exception:
+                logger.exception("a subscriber of the query on %s raised", format_key(query.key))
+        if query._waiting:
+            query._wake()

@@ -68,6 +68,14 @@ class QueryRegistry:
     def call_later(self, delay: float, fn: Callable[[], None]) -> Cancellable:
         raise NotImplementedError
 
+    def at_home(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``fn`` made to run in the registry's home (through :meth:`call_soon`) whichever
+        thread calls it: what a key's data reaches its queries through."""
+        return partial(self._call_soon_with, fn)
+
+    def _call_soon_with(self, fn: Callable[[Any], None], argument: Any) -> None:
+        self.call_soon(partial(fn, argument))
+
     def start_fetch(self, shared: SharedKey) -> Cancellable:
         """Queue a background fetch of the key that begins with :meth:`SharedKey.claim`."""
         raise NotImplementedError

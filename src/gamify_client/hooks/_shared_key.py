@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._logging import logger
@@ -36,15 +35,15 @@ class Cancellable(Protocol):
     def cancel(self) -> object: ...
 
 
-class _Member:
-    """One query observing the key, held weakly, with what the key's timer needs to know of it
-    (kept here so that adding, removing or enabling a query costs the same with 10 members or
-    10,000)."""
+class _Member(weakref.ref["QueryObserver[Any]"]):
+    """One query observing the key: a weak reference to it (call it to get the query, or
+    None once collected), with what the key's timer needs to know of it (kept here so that
+    adding, removing or enabling a query costs the same with 10 members or 10,000)."""
 
-    __slots__ = ("background", "enabled", "interval", "ref")
+    __slots__ = ("background", "enabled", "interval")
 
     def __init__(self, query: QueryObserver[Any]) -> None:
-        self.ref = weakref.ref(query)
+        # The reference itself is made by ``weakref.ref.__new__``, from the same argument.
         self.enabled = query._enabled
         self.interval = query._settings.refetch_interval
         self.background = query._settings.refetch_in_background
@@ -114,7 +113,9 @@ class SharedKey:
         self.released = False
         manager = registry.manager
         # Invalidations come through the registry's own listener, all of a write's at once.
-        self.unsubscribe = manager.subscribe(key, self._on_data, invalidations=False)
+        self.unsubscribe = manager.subscribe(
+            key, registry.at_home(self._apply_data), invalidations=False
+        )
         entry = manager.peek(key)
         if entry is not None and entry.updated_at is not None:
             self.data, self.data_version = entry.data, 1
@@ -160,7 +161,7 @@ class SharedKey:
                 del self.intervals[setting]
 
     def live_members(self) -> list[QueryObserver[Any]]:
-        return [query for member in self.members.values() if (query := member.ref()) is not None]
+        return [query for member in self.members.values() if (query := member()) is not None]
 
     def has_enabled(self) -> bool:
         return self.enabled_count > 0
@@ -172,7 +173,8 @@ class SharedKey:
         the key's data as it is (no ``select``) is the same for all of them, so it is worked
         out once here and each such query only takes it; the others select for themselves.
         """
-        changed = []
+        changed: list[QueryObserver[Any]] = []
+        add = changed.append
         fetching = self.busy > 0 or self.queued is not None
         error, wall = self.error, self.updated_wall
         kept = self.data
@@ -180,23 +182,24 @@ class SharedKey:
         kept_loading = kept is None and fetching
         hidden_loading = hidden is None and fetching
         for member in self.members.values():
-            query = member.ref()
+            query = member()
             if query is None:
                 continue
             if not query._direct:
                 if query._update_view(self):
-                    changed.append(query)
+                    add(query)
                 continue
             query.last_updated = wall
             if query._keeps_previous:
                 data, loading = kept, kept_loading
             else:
                 data, loading = hidden, hidden_loading
-            if data is query.data and loading == query.loading and error is query.error:
+            # ``loading`` is a bool on both sides: identity compares it.
+            if data is query.data and loading is query.loading and error is query.error:
                 continue
             query.data, query.loading, query.error = data, loading, error
             query._version += 1
-            changed.append(query)
+            add(query)
         return changed
 
     def release(self) -> None:
@@ -225,9 +228,6 @@ class SharedKey:
     def _is_invalidated(self) -> bool:
         entry = self.registry.manager.peek(self.key)
         return entry is not None and entry.is_invalidated
-
-    def _on_data(self, data: Any) -> None:
-        self.registry.call_soon(partial(self._apply_data, data))
 
     def _apply_data(self, data: Any) -> None:
         """New data stored in the manager; takes the lock."""

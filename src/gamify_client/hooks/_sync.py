@@ -45,6 +45,10 @@ class SyncQueryRegistry(QueryRegistry):
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         self.scheduler.call_soon_threadsafe(fn)
 
+    def at_home(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        # Whatever thread calls is home: a key's new data goes straight to its queries.
+        return fn
+
     def call_later(self, delay: float, fn: Callable[[], None]) -> Cancellable:
         return self.scheduler.call_later(delay, fn)
 
@@ -80,7 +84,7 @@ class Query(QueryObserver[T]):
     ...     print(dashboard.data.overall_stats.user_total_xp)
     """
 
-    __slots__ = ("_condition", "_waiting")
+    __slots__ = ("_condition",)
 
     _registry: SyncQueryRegistry
     _condition: threading.Condition | None
