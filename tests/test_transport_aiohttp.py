@@ -540,11 +540,17 @@ class _AllAtOnce(socketserver.BaseRequestHandler):
         )
 
 
+class _AllAtOnceServer(socketserver.ThreadingTCPServer):
+    # socketserver listens with a backlog of 5: 64 connections made at once would overflow
+    # it on a busy machine, and a dropped SYN is only sent again a second or more later.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @pytest.mark.parametrize("in_flight", [16, 64])
 async def test_calls_in_flight_each_get_a_connection_at_once(in_flight: int) -> None:
     _AllAtOnce.barrier = threading.Barrier(in_flight)
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AllAtOnce)
-    server.daemon_threads = True
+    server = _AllAtOnceServer(("127.0.0.1", 0), _AllAtOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
