@@ -73,10 +73,9 @@ class BackendASGIApp:
         if status == 200 and self._live_streams is not None and self._live_streams.handles(scope):
             await self._live_streams.serve(headers, outcome.response, receive, send)
             return
-        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
-        if not any(key == b"content-length" for key, _ in raw_headers):
-            raw_headers.append((b"content-length", str(len(content)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": _raw(pairs, content)}
+        )
         await send({"type": "http.response.body", "body": content})
 
 
@@ -120,6 +119,29 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 def _declares_body(headers: dict[str, str]) -> bool:
     """The request says a body follows: a chunked one, or a length other than 0."""
     return "transfer-encoding" in headers or headers.get("content-length", "0").strip() != "0"
+
+
+_RAW_NAMES: dict[str, bytes] = {}
+"""Response header names as ASGI wants them (lower case, bytes), made once per name: the
+backend answers with a few dozen names, every request with several of them."""
+_RAW_NAMES_LIMIT = 256
+
+
+def _raw_name(name: str) -> bytes:
+    raw = _RAW_NAMES.get(name)
+    if raw is None:
+        raw = name.lower().encode("latin-1")
+        if len(_RAW_NAMES) < _RAW_NAMES_LIMIT:
+            _RAW_NAMES[name] = raw
+    return raw
+
+
+def _raw(pairs: list[tuple[str, str]], content: bytes) -> list[tuple[bytes, bytes]]:
+    """The answer's headers for ASGI, with a ``Content-Length`` when the answer has none."""
+    raw = [(_raw_name(name), value.encode("latin-1")) for name, value in pairs]
+    if not any(name == b"content-length" for name, _ in raw):
+        raw.append((b"content-length", b"%d" % len(content)))
+    return raw
 
 
 def _headers(scope: Scope) -> dict[str, str]:

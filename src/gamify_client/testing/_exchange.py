@@ -9,10 +9,9 @@ connection or a refused one. The waiting is the only part the shells write twice
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ._express import BackendResponse, encode_json
 from ._faults import FaultRule, Faults
@@ -21,9 +20,10 @@ from ._recorder import RecordedRequest, RequestLog
 RequestHandler = Callable[[str, str, str, Mapping[str, str], bytes], BackendResponse]
 
 
-@dataclass(frozen=True)
-class Ticket:
-    """A request that has been looked at for faults and not yet answered."""
+class Ticket(NamedTuple):
+    """A request that has been looked at for faults and not yet answered (a named tuple, as
+    :class:`Outcome`: every request makes one, and a frozen dataclass costs several times more
+    to make)."""
 
     method: str
     path: str
@@ -37,8 +37,7 @@ class Ticket:
         return (self.fault.latency or 0.0) if self.fault else 0.0
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How to end a request: send ``response``, or drop or refuse the connection."""
 
     response: BackendResponse | None
