@@ -138,8 +138,13 @@ def _raw_name(name: str) -> bytes:
 
 def _raw(pairs: list[tuple[str, str]], content: bytes) -> list[tuple[bytes, bytes]]:
     """The answer's headers for ASGI, with a ``Content-Length`` when the answer has none."""
-    raw = [(_raw_name(name), value.encode("latin-1")) for name, value in pairs]
-    if not any(name == b"content-length" for name, _ in raw):
+    raw = [
+        (_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")) for name, value in pairs
+    ]
+    for name, _ in raw:
+        if name == b"content-length":
+            break
+    else:
         raw.append((b"content-length", b"%d" % len(content)))
     return raw
 

@@ -18,6 +18,7 @@ from ._faults import FaultRule, Faults
 from ._recorder import RecordedRequest, RequestLog
 
 RequestHandler = Callable[[str, str, str, Mapping[str, str], bytes], BackendResponse]
+"""Method, path, query string, headers (names in lower case) and body to the answer."""
 
 
 class Ticket(NamedTuple):
@@ -65,7 +66,8 @@ class ExchangeRunner:
         return Ticket(method, path, query, self._faults.take(method, path), self._clock())
 
     def finish(self, ticket: Ticket, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """Handle the request as its fault says, record it, and say how to end it."""
+        """Handle the request as its fault says, record it, and say how to end it. ``headers``
+        has its names in lower case."""
         fault = ticket.fault
         response = None
         if fault is None or fault.handles_request:

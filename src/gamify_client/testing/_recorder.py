@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +25,25 @@ class RecordedRequest:
     faulted: bool = False
 
 
-class RequestLog:
-    """Every request served through :meth:`GamifyBackend.transport` or ``serve()``, in order."""
+DEFAULT_REQUEST_LOG_LIMIT = 100_000
+"""How many requests a log keeps unless told otherwise."""
 
-    def __init__(self) -> None:
+
+class RequestLog:
+    """The requests served through :meth:`GamifyBackend.transport` or ``serve()``, in order:
+    the newest ``limit`` of them (every one with ``limit=None``), so that a server that runs for
+    days does not grow by every request it answered (nor does the garbage collector's work)."""
+
+    def __init__(self, limit: int | None = DEFAULT_REQUEST_LOG_LIMIT) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1, or None to keep every request")
         self._lock = threading.Lock()
-        self._entries: list[RecordedRequest] = []
+        self._entries: deque[RecordedRequest] = deque(maxlen=limit)
+
+    @property
+    def limit(self) -> int | None:
+        """How many of the newest requests the log keeps (None: all)."""
+        return self._entries.maxlen
 
     def append(self, entry: RecordedRequest) -> None:
         """Record ``entry`` (the backend does this for each request it answers)."""
