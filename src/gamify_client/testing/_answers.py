@@ -36,7 +36,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ._defects import Defects
-from ._express import BackendResponse
+from ._express import BackendResponse, cors_headers
 from ._ids import iso
 
 if TYPE_CHECKING:
@@ -69,10 +69,13 @@ class _Kept:
             and self.defects_version == defects.version
         )
 
+    def body(self, timestamp: str) -> bytes:
+        """The answer's body stamped with ``timestamp``."""
+        return self.pieces[0] if len(self.pieces) == 1 else _stamp(timestamp).join(self.pieces)
+
     def response(self, timestamp: str) -> BackendResponse:
-        body = self.pieces[0] if len(self.pieces) == 1 else _stamp(timestamp).join(self.pieces)
         # A copy of the header list: the caller may extend it (CORS).
-        return BackendResponse(self.status, list(self.headers), body)
+        return BackendResponse(self.status, list(self.headers), self.body(timestamp))
 
 
 def _stamp(timestamp: str) -> bytes:
@@ -82,12 +85,17 @@ def _stamp(timestamp: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _Repeat:
-    """A kept answer as one exact request meets it: on which day, and until when its token
-    lives (None: the request carried no live token)."""
+    """A kept answer as one exact request meets it: on which day, until when its token lives
+    (None: the request carried no live token), and with the headers the request's CORS check
+    puts first (its ``Origin`` is part of the request)."""
 
     kept: _Kept
     day: object
     expires: int | None
+    headers: list[tuple[str, str]]
+
+    def response(self, timestamp: str) -> BackendResponse:
+        return BackendResponse(self.kept.status, list(self.headers), self.kept.body(timestamp))
 
 
 def _day(now: datetime) -> tuple[object, tzinfo | None, object]:
@@ -143,15 +151,16 @@ class AnswerCache:
             _keep(self._kept, key, kept, self._size)
         if request is not None:
             expires = None if claims is None else claims.expires
-            _keep(self._repeats, request, _Repeat(kept, day, expires), self._size)
+            headers = cors_headers(ctx.headers) + kept.headers
+            _keep(self._repeats, request, _Repeat(kept, day, expires, headers), self._size)
         return response
 
     def repeat(
         self, request: RequestKey, now: datetime, generation: int, defects: Defects
     ) -> BackendResponse | None:
-        """The answer :meth:`answer` kept for exactly ``request``, stamped with ``now``, while it
-        holds at ``now`` with the store at ``generation`` and ``defects`` (see the module's
-        docstring); else None."""
+        """The answer :meth:`answer` kept for exactly ``request``, stamped with ``now`` and with
+        its CORS headers, while it holds at ``now`` with the store at ``generation`` and
+        ``defects`` (see the module's docstring); else None."""
         repeat = self._repeats.get(request)
         if (
             repeat is None
@@ -160,7 +169,7 @@ class AnswerCache:
             or (repeat.expires is not None and now.timestamp() >= repeat.expires)
         ):
             return None
-        return repeat.kept.response(iso(now))
+        return repeat.response(iso(now))
 
 
 def _keep(entries: OrderedDict[Any, Any], key: object, value: object, size: int) -> None:

@@ -121,31 +121,27 @@ def _declares_body(headers: dict[str, str]) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0").strip() != "0"
 
 
-_RAW_NAMES: dict[str, bytes] = {}
-"""Response header names as ASGI wants them (lower case, bytes), made once per name: the
-backend answers with a few dozen names, every request with several of them."""
-_RAW_NAMES_LIMIT = 256
+_RawHeaders = tuple[tuple[bytes, bytes], ...]
+_RAW_HEADERS: dict[tuple[tuple[tuple[str, str], ...], int], _RawHeaders] = {}
+"""The answers' header lists as ASGI wants them (names in lower case, bytes), by their text and
+the body's length: most answers repeat one of a few lists (a polled read the same one every
+time), so each is encoded once. Cleared when it reaches :data:`_RAW_HEADERS_LIMIT` lists."""
+_RAW_HEADERS_LIMIT = 1024
 
 
-def _raw_name(name: str) -> bytes:
-    raw = _RAW_NAMES.get(name)
+def _raw(pairs: list[tuple[str, str]], content: bytes) -> _RawHeaders:
+    """The answer's headers for ASGI, with a ``Content-Length`` when the answer has none (a
+    tuple: the same one goes to every answer that has these headers)."""
+    key = (tuple(pairs), len(content))
+    raw = _RAW_HEADERS.get(key)
     if raw is None:
-        raw = name.lower().encode("latin-1")
-        if len(_RAW_NAMES) < _RAW_NAMES_LIMIT:
-            _RAW_NAMES[name] = raw
-    return raw
-
-
-def _raw(pairs: list[tuple[str, str]], content: bytes) -> list[tuple[bytes, bytes]]:
-    """The answer's headers for ASGI, with a ``Content-Length`` when the answer has none."""
-    raw = [
-        (_RAW_NAMES.get(name) or _raw_name(name), value.encode("latin-1")) for name, value in pairs
-    ]
-    for name, _ in raw:
-        if name == b"content-length":
-            break
-    else:
-        raw.append((b"content-length", b"%d" % len(content)))
+        encoded = [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in pairs]
+        if not any(name == b"content-length" for name, _ in encoded):
+            encoded.append((b"content-length", b"%d" % len(content)))
+        raw = tuple(encoded)
+        if len(_RAW_HEADERS) >= _RAW_HEADERS_LIMIT:
+            _RAW_HEADERS.clear()
+        _RAW_HEADERS[key] = raw
     return raw
 
 

@@ -443,7 +443,7 @@ def dispatch(
         with store.transaction():
             repeated = state.answers.repeat(request, state.clock(), store.generation, state.defects)
         if repeated is not None:
-            return with_cors(repeated, headers)
+            return repeated
     return with_cors(_answer(state, routes, method, path, query, headers, body, request), headers)
 
 
