@@ -29,6 +29,7 @@ BASE = "http://gamify.test"
 DASHBOARD = "/api/batch-progress/dashboard/me"
 
 Getter = Callable[[str, Mapping[str, str]], httpx.Response]
+Learner = tuple[str, dict[str, str]]
 
 
 class TickingClock(MovableClock):
@@ -261,11 +262,18 @@ def get(request: pytest.FixtureRequest, backend: GamifyBackend) -> Iterator[Gett
         loop.close()
 
 
+@pytest.fixture
+def learner(backend: GamifyBackend, demo: DemoData, clock: MovableClock) -> Learner:
+    """The first demo learner and their Bearer header, with the clock moved past the seeded
+    documents' stamp, so that their dashboard is kept."""
+    clock.advance(seconds=1)
+    return demo.users[0].id, bearer_for(backend, demo.users[0].id)
+
+
 def test_a_repeated_request_is_found_by_its_exact_values(
-    backend: GamifyBackend, demo: DemoData, get: Getter, clock: MovableClock
+    backend: GamifyBackend, learner: Learner, get: Getter, clock: MovableClock
 ) -> None:
-    headers = bearer_for(backend, demo.users[0].id)
-    clock.advance(seconds=1)  # the seeded documents carry the first second's stamp
+    _, headers = learner
     first = get(DASHBOARD, headers)
     clock.advance(seconds=1)
     routes = backend._state.answers
@@ -302,14 +310,8 @@ def test_a_repeated_request_with_an_expired_token_is_refused(
     assert refused.json() == {"message": "Invalid token"}
 
 
-def test_each_origin_gets_its_own_cors_headers_on_a_repeat(
-    backend: GamifyBackend,
-    demo: DemoData,
-    get: Getter,
-    clock: MovableClock,
-) -> None:
-    clock.advance(seconds=1)  # past the seeded documents' stamp: answers are kept
-    token = bearer_for(backend, demo.users[0].id)
+def test_each_origin_gets_its_own_cors_headers_on_a_repeat(learner: Learner, get: Getter) -> None:
+    _, token = learner
     allowed = {**token, "Origin": "http://localhost:5173"}
     other = {**token, "Origin": "http://evil.example"}
 
@@ -321,19 +323,13 @@ def test_each_origin_gets_its_own_cors_headers_on_a_repeat(
 
 
 def test_a_restricted_learner_is_refused_on_the_next_repeat(
-    backend: GamifyBackend,
-    demo: DemoData,
-    api: httpx.Client,
-    get: Getter,
-    clock: MovableClock,
+    backend: GamifyBackend, demo: DemoData, api: httpx.Client, learner: Learner, get: Getter
 ) -> None:
-    clock.advance(seconds=1)  # past the seeded documents' stamp: answers are kept
-    learner = demo.users[0].id
-    headers = bearer_for(backend, learner)
+    learner_id, headers = learner
     assert get(DASHBOARD, headers).status_code == 200
     assert get(DASHBOARD, headers).status_code == 200
     restricted = api.patch(
-        f"/api/user/restrict-user/{learner}", headers=bearer_for(backend, demo.admin.id)
+        f"/api/user/restrict-user/{learner_id}", headers=bearer_for(backend, demo.admin.id)
     )
     assert restricted.status_code == 200, restricted.text
 
@@ -344,13 +340,9 @@ def test_a_restricted_learner_is_refused_on_the_next_repeat(
 
 
 def test_faults_and_idempotency_keys_still_apply_to_a_repeat(
-    backend: GamifyBackend,
-    demo: DemoData,
-    get: Getter,
-    clock: MovableClock,
+    backend: GamifyBackend, learner: Learner, get: Getter
 ) -> None:
-    clock.advance(seconds=1)  # past the seeded documents' stamp: answers are kept
-    headers = bearer_for(backend, demo.users[0].id)
+    _, headers = learner
     assert get(DASHBOARD, headers).status_code == 200
     backend.faults.add(status=503, route=DASHBOARD)
 
