@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ._defects import Defects
@@ -99,7 +99,8 @@ class _Repeat:
 
 
 def _day(now: datetime) -> tuple[object, tzinfo | None, object]:
-    return now.date(), now.tzinfo, now.utcoffset()
+    # UTC's offset never changes: no need to ask it on every request.
+    return now.date(), now.tzinfo, None if now.tzinfo is UTC else now.utcoffset()
 
 
 class AnswerCache:

@@ -85,7 +85,8 @@ class GamifyBackend:
 
     def _now(self) -> datetime:
         now = self._clock()
-        if now.tzinfo is None or now.utcoffset() is None:
+        # Asked twice by every request: UTC, the default clock's zone, needs no offset check.
+        if now.tzinfo is not UTC and (now.tzinfo is None or now.utcoffset() is None):
             raise ClockError("the backend's clock must return an aware datetime")
         return now
 

@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 
 from ._express import BackendResponse, encode_json
 from ._faults import FaultRule, Faults
-from ._recorder import RecordedRequest, RequestLog
+from ._recorder import RequestLog
 
 RequestHandler = Callable[[str, str, str, Mapping[str, str], bytes], BackendResponse]
 """Method, path, query string, headers (names in lower case) and body to the answer."""
@@ -74,10 +74,8 @@ class ExchangeRunner:
             response = self._handler(ticket.method, ticket.path, ticket.query, headers, body)
         outcome = _apply(fault, response)
         status = outcome.response.status if outcome.response else None
-        self._log.append(
-            RecordedRequest(
-                ticket.method, ticket.path, ticket.query, status, ticket.started, fault is not None
-            )
+        self._log.record(
+            ticket.method, ticket.path, ticket.query, status, ticket.started, fault is not None
         )
         return outcome
 
