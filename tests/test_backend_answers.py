@@ -354,3 +354,17 @@ def test_faults_and_idempotency_keys_still_apply_to_a_repeat(
     assert keyed.status_code == again.status_code == 200
     assert keyed.headers["idempotency-key"] == again.headers["idempotency-key"] == "poll-1"
     assert [entry.faulted for entry in backend.requests] == [False, True, False, False]
+
+
+def test_repeats_in_one_millisecond_share_their_stamp_and_the_next_gets_its_own(
+    learner: Learner, get: Getter, clock: MovableClock
+) -> None:
+    _, headers = learner
+    get(DASHBOARD, headers)
+    same = [get(DASHBOARD, headers).json()["dashboard"]["lastUpdated"] for _ in range(2)]
+    clock.advance(milliseconds=1)
+
+    later = get(DASHBOARD, headers).json()["dashboard"]["lastUpdated"]
+
+    assert same == ["2024-03-04T10:00:01.000Z", "2024-03-04T10:00:01.000Z"]
+    assert later == "2024-03-04T10:00:01.001Z"
