@@ -5,12 +5,24 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gamify_client.testing import DEMO_PASSWORD, DemoData, GamifyBackend, SeedError
+from gamify_client.testing import (
+    DEMO_PASSWORD,
+    DemoData,
+    GamifyBackend,
+    RecordedRequest,
+    RequestLog,
+    SeedError,
+)
+from gamify_client.testing._ids import iso
+from gamify_client.testing._recorder import DEFAULT_REQUEST_LOG_LIMIT
 
 from ._api_support import seeded_admin_headers
 
@@ -203,6 +215,43 @@ def test_handle_is_the_io_free_core(backend: GamifyBackend) -> None:
     assert response.header("x-powered-by") == "Express"
     assert response.header("retry-after") is None
     assert len(backend.requests) == 0
+
+
+@given(
+    at=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    )
+)
+def test_dates_are_written_as_the_service_writes_them(at: datetime) -> None:
+    reference = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    assert iso(at) == reference
+
+
+def test_the_request_log_keeps_the_newest_requests_up_to_its_limit() -> None:
+    with (
+        GamifyBackend(request_log_limit=2) as backend,
+        httpx.Client(transport=backend.transport(), base_url="http://gamify.test") as client,
+    ):
+        for path in ("/", "/api/task/all", "/missing"):
+            client.get(path)
+
+        assert backend.requests.limit == 2
+        assert [entry.path for entry in backend.requests] == ["/api/task/all", "/missing"]
+        assert backend.requests.count("GET") == 2
+
+
+def test_the_request_log_keeps_every_request_without_a_limit() -> None:
+    log = RequestLog(limit=None)
+    for number in range(DEFAULT_REQUEST_LOG_LIMIT + 1):
+        log.append(RecordedRequest("GET", f"/{number}", "", 200, datetime.now(UTC)))
+
+    assert log.limit is None
+    assert len(log) == DEFAULT_REQUEST_LOG_LIMIT + 1
+    assert log[0].path == "/0"
+    assert RequestLog().limit == DEFAULT_REQUEST_LOG_LIMIT
+    with pytest.raises(ValueError, match="at least 1"):
+        RequestLog(limit=0)
 
 
 # --- users and auth -------------------------------------------------------------------------

@@ -5,10 +5,12 @@ what it would say."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +27,9 @@ backend = test_backend_progress.backend
 
 BASE = "http://gamify.test"
 DASHBOARD = "/api/batch-progress/dashboard/me"
+
+Getter = Callable[[str, Mapping[str, str]], httpx.Response]
+Learner = tuple[str, dict[str, str]]
 
 
 class TickingClock(MovableClock):
@@ -236,3 +241,130 @@ def test_a_kept_dashboard_is_the_one_made_afresh(steps: list[tuple[Any, ...]]) -
                 backend.defects.add("streak_flag_only")
             else:
                 backend.defects.discard("streak_flag_only")
+
+
+# A polled read found by its exact request (``AnswerCache.repeat``).
+
+
+@pytest.fixture(params=["sync", "async"])
+def get(request: pytest.FixtureRequest, backend: GamifyBackend) -> Iterator[Getter]:
+    """GET on ``backend`` in-process, by a sync or an async httpx client."""
+    if request.param == "sync":
+        with httpx.Client(transport=backend.transport(), base_url=BASE) as client:
+            yield lambda path, headers: client.get(path, headers=headers)
+        return
+    loop = asyncio.new_event_loop()
+    aclient = httpx.AsyncClient(transport=backend.transport(), base_url=BASE)
+    try:
+        yield lambda path, headers: loop.run_until_complete(aclient.get(path, headers=headers))
+    finally:
+        loop.run_until_complete(aclient.aclose())
+        loop.close()
+
+
+@pytest.fixture
+def learner(backend: GamifyBackend, demo: DemoData, clock: MovableClock) -> Learner:
+    """The first demo learner and their Bearer header, with the clock moved past the seeded
+    documents' stamp, so that their dashboard is kept."""
+    clock.advance(seconds=1)
+    return demo.users[0].id, bearer_for(backend, demo.users[0].id)
+
+
+def test_a_repeated_request_is_found_by_its_exact_values(
+    backend: GamifyBackend, learner: Learner, get: Getter, clock: MovableClock
+) -> None:
+    _, headers = learner
+    first = get(DASHBOARD, headers)
+    clock.advance(seconds=1)
+    routes = backend._state.answers
+    handled: list[str] = []
+    real_repeat = routes.repeat
+
+    def counting_repeat(*args: Any) -> Any:
+        answer = real_repeat(*args)
+        handled.append("repeat" if answer is not None else "miss")
+        return answer
+
+    routes.repeat = counting_repeat  # type: ignore[method-assign]
+
+    second = get(DASHBOARD, headers)
+
+    assert handled == ["repeat"]
+    assert second.status_code == 200
+    assert second.content.replace(b"10:00:02.000Z", b"10:00:01.000Z") == first.content
+    assert second.headers.raw == first.headers.raw
+    assert [entry.status for entry in backend.requests] == [200, 200]
+
+
+def test_a_repeated_request_with_an_expired_token_is_refused(
+    backend: GamifyBackend, demo: DemoData, get: Getter, clock: MovableClock
+) -> None:
+    headers = bearer_for(backend, demo.users[0].id)  # issued 2024-03-04 10:00, for a day
+    clock.advance(hours=23, minutes=59)
+    assert get(DASHBOARD, headers).status_code == 200  # kept on 2024-03-05
+    clock.advance(minutes=2)
+
+    refused = get(DASHBOARD, headers)
+
+    assert refused.status_code == 403
+    assert refused.json() == {"message": "Invalid token"}
+
+
+def test_each_origin_gets_its_own_cors_headers_on_a_repeat(learner: Learner, get: Getter) -> None:
+    _, token = learner
+    allowed = {**token, "Origin": "http://localhost:5173"}
+    other = {**token, "Origin": "http://evil.example"}
+
+    answers = [get(DASHBOARD, headers) for headers in (allowed, other, allowed, other)]
+
+    origins = [answer.headers.get("access-control-allow-origin") for answer in answers]
+    assert origins == ["http://localhost:5173", None, "http://localhost:5173", None]
+    assert all(answer.headers["vary"] == "Origin" for answer in answers)
+
+
+def test_a_restricted_learner_is_refused_on_the_next_repeat(
+    backend: GamifyBackend, demo: DemoData, api: httpx.Client, learner: Learner, get: Getter
+) -> None:
+    learner_id, headers = learner
+    assert get(DASHBOARD, headers).status_code == 200
+    assert get(DASHBOARD, headers).status_code == 200
+    restricted = api.patch(
+        f"/api/user/restrict-user/{learner_id}", headers=bearer_for(backend, demo.admin.id)
+    )
+    assert restricted.status_code == 200, restricted.text
+
+    refused = get(DASHBOARD, headers)
+
+    assert refused.status_code == 403
+    assert refused.json() == {"message": "Account is restricted"}
+
+
+def test_faults_and_idempotency_keys_still_apply_to_a_repeat(
+    backend: GamifyBackend, learner: Learner, get: Getter
+) -> None:
+    _, headers = learner
+    assert get(DASHBOARD, headers).status_code == 200
+    backend.faults.add(status=503, route=DASHBOARD)
+
+    faulted = get(DASHBOARD, headers)
+    keyed = get(DASHBOARD, {**headers, "Idempotency-Key": "poll-1"})
+    again = get(DASHBOARD, {**headers, "Idempotency-Key": "poll-1"})
+
+    assert faulted.status_code == 503
+    assert keyed.status_code == again.status_code == 200
+    assert keyed.headers["idempotency-key"] == again.headers["idempotency-key"] == "poll-1"
+    assert [entry.faulted for entry in backend.requests] == [False, True, False, False]
+
+
+def test_repeats_in_one_millisecond_share_their_stamp_and_the_next_gets_its_own(
+    learner: Learner, get: Getter, clock: MovableClock
+) -> None:
+    _, headers = learner
+    get(DASHBOARD, headers)
+    same = [get(DASHBOARD, headers).json()["dashboard"]["lastUpdated"] for _ in range(2)]
+    clock.advance(milliseconds=1)
+
+    later = get(DASHBOARD, headers).json()["dashboard"]["lastUpdated"]
+
+    assert same == ["2024-03-04T10:00:01.000Z", "2024-03-04T10:00:01.000Z"]
+    assert later == "2024-03-04T10:00:01.001Z"

@@ -57,6 +57,35 @@ async def test_asgi_app_answers_with_content_length() -> None:
     assert body["body"] == b"API is working!"
 
 
+async def test_answers_with_the_same_headers_each_get_their_own_content_length() -> None:
+    with GamifyBackend() as backend:
+        app = backend.asgi_app()
+        sent: list[tuple[list[tuple[bytes, bytes]], bytes]] = []
+        for seed in (False, True, False):
+            if seed:
+                backend.seed_demo()
+            exchange = Exchange()
+            await app(http_scope("GET", "/api/task/all"), exchange.receive, exchange.send)
+            start, body = exchange.sent
+            sent.append((list(start["headers"]), body["body"]))
+    lengths = [dict(headers)[b"content-length"] for headers, _ in sent]
+    assert lengths == [str(len(body)).encode() for _, body in sent]
+    assert lengths[0] != lengths[1] == lengths[2]
+    assert all([name for name, _ in headers].count(b"content-length") == 1 for headers, _ in sent)
+
+
+async def test_each_answer_gets_its_own_header_values() -> None:
+    with GamifyBackend() as backend:
+        app = backend.asgi_app()
+        echoed = []
+        for key in (b"first", b"second", b"first"):
+            exchange = Exchange()
+            scope = http_scope("GET", "/", headers=[(b"idempotency-key", key)])
+            await app(scope, exchange.receive, exchange.send)
+            echoed.append(dict(exchange.sent[0]["headers"])[b"idempotency-key"])
+    assert echoed == [b"first", b"second", b"first"]
+
+
 async def test_asgi_app_reads_query_and_repeated_cookie_headers() -> None:
     with GamifyBackend() as backend:
         demo = backend.seed_demo()

@@ -227,3 +227,15 @@ def test_a_number_orjson_cannot_read_exactly_reads_back_exactly(store: DocumentS
         for found in (*copies, store.peek(Collection.PROGRESS, "p")):
             assert found == {"_id": "p", "userId": "u", "points": 1.5, "n": big, "more": -big}
             assert found is not None and type(found["n"]) is int
+
+
+def test_distinct_reads_an_indexed_field_without_the_documents(store: DocumentStore) -> None:
+    with store.transaction():
+        for doc_id, batch in (("p1", "b1"), ("p2", "b2"), ("p3", "b1"), ("p4", None)):
+            store.insert(Collection.PROGRESS, {"_id": doc_id, "userId": "u", "batchId": batch})
+        store.insert(Collection.PROGRESS, {"_id": "p5", "userId": "v", "batchId": "b3"})
+    with store.transaction():
+        assert store.distinct(Collection.PROGRESS, "batchId", userId="u") == {"b1", "b2", None}
+        assert store.distinct(Collection.PROGRESS, "batchId", userId="w") == set()
+        with pytest.raises(ValueError, match="no indexed"):
+            store.distinct(Collection.PROGRESS, "doc", userId="u")

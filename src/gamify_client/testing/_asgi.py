@@ -73,10 +73,9 @@ class BackendASGIApp:
         if status == 200 and self._live_streams is not None and self._live_streams.handles(scope):
             await self._live_streams.serve(headers, outcome.response, receive, send)
             return
-        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
-        if not any(key == b"content-length" for key, _ in raw_headers):
-            raw_headers.append((b"content-length", str(len(content)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": _raw(pairs, content)}
+        )
         await send({"type": "http.response.body", "body": content})
 
 
@@ -120,6 +119,30 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 def _declares_body(headers: dict[str, str]) -> bool:
     """The request says a body follows: a chunked one, or a length other than 0."""
     return "transfer-encoding" in headers or headers.get("content-length", "0").strip() != "0"
+
+
+_RawHeaders = tuple[tuple[bytes, bytes], ...]
+_RAW_HEADERS: dict[tuple[tuple[tuple[str, str], ...], int], _RawHeaders] = {}
+"""The answers' header lists as ASGI wants them (names in lower case, bytes), by their text and
+the body's length: most answers repeat one of a few lists (a polled read the same one every
+time), so each is encoded once. Cleared when it reaches :data:`_RAW_HEADERS_LIMIT` lists."""
+_RAW_HEADERS_LIMIT = 1024
+
+
+def _raw(pairs: list[tuple[str, str]], content: bytes) -> _RawHeaders:
+    """The answer's headers for ASGI, with a ``Content-Length`` when the answer has none (a
+    tuple: the same one goes to every answer that has these headers)."""
+    key = (tuple(pairs), len(content))
+    raw = _RAW_HEADERS.get(key)
+    if raw is None:
+        encoded = [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in pairs]
+        if not any(name == b"content-length" for name, _ in encoded):
+            encoded.append((b"content-length", b"%d" % len(content)))
+        raw = tuple(encoded)
+        if len(_RAW_HEADERS) >= _RAW_HEADERS_LIMIT:
+            _RAW_HEADERS.clear()
+        _RAW_HEADERS[key] = raw
+    return raw
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -32,6 +32,8 @@ class TokenClaims:
 
     user_id: str
     designation: str
+    expires: int
+    """When the token stops being valid: its ``exp`` claim, in seconds since the epoch."""
 
 
 def _b64encode(raw: bytes) -> str:
@@ -63,8 +65,11 @@ def issue_token(user_id: str, designation: str, *, secret: bytes, now: datetime)
 
 def verify_token(token: str, *, secret: bytes, now: datetime) -> TokenClaims:
     """The claims of ``token``; raises :class:`InvalidTokenError` unless it is genuine and live."""
-    claims, expires = _genuine(token, secret)
-    if now.timestamp() >= expires:
+    return _live(_genuine(token, secret), now)
+
+
+def _live(claims: TokenClaims, now: datetime) -> TokenClaims:
+    if now.timestamp() >= claims.expires:
         raise InvalidTokenError("jwt expired")
     return claims
 
@@ -76,7 +81,7 @@ class VerifiedTokens:
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._genuine: dict[tuple[str, bytes], tuple[TokenClaims, int]] = {}
+        self._genuine: dict[tuple[str, bytes], TokenClaims] = {}
         """Oldest checked first; a plain dict, since a read of one is atomic and needs no lock."""
         self._lock = threading.Lock()
 
@@ -90,15 +95,12 @@ class VerifiedTokens:
                 self._genuine[key] = known
                 if len(self._genuine) > self._size:
                     del self._genuine[next(iter(self._genuine))]
-        claims, expires = known
-        if now.timestamp() >= expires:
-            raise InvalidTokenError("jwt expired")
-        return claims
+        return _live(known, now)
 
 
-def _genuine(token: str, secret: bytes) -> tuple[TokenClaims, int]:
-    """The claims of ``token`` and when it expires; raises :class:`InvalidTokenError` unless it
-    is well formed and signed with ``secret``."""
+def _genuine(token: str, secret: bytes) -> TokenClaims:
+    """The claims of ``token``; raises :class:`InvalidTokenError` unless it is well formed and
+    signed with ``secret``."""
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidTokenError("jwt malformed")
@@ -121,7 +123,7 @@ def _genuine(token: str, secret: bytes) -> tuple[TokenClaims, int]:
     user_id, designation = claims.get("id"), claims.get("designation")
     if not isinstance(user_id, str) or not isinstance(designation, str):
         raise InvalidTokenError("jwt malformed")
-    return TokenClaims(user_id=user_id, designation=designation), expires
+    return TokenClaims(user_id=user_id, designation=designation, expires=expires)
 
 
 def hash_password(password: str) -> str:

@@ -22,7 +22,7 @@ from ._express import BackendResponse
 from ._faults import Faults
 from ._idempotency import IdempotencyKeys
 from ._ids import ObjectIdFactory
-from ._recorder import RequestLog
+from ._recorder import DEFAULT_REQUEST_LOG_LIMIT, RequestLog
 from ._routes import ROUTE_TABLE
 from ._routing import BackendState, ClockError, dispatch
 from ._seed import DemoData, seed_demo
@@ -48,6 +48,7 @@ class GamifyBackend:
     ``event_history`` is how many writes :attr:`event_stream` keeps for clients that resume
     ``GET /api/events`` (server push, which the real service does not have). ``debug`` opens
     the real service's debug route (``GET /api/batch-progress/test/:userId``).
+    ``request_log_limit`` is how many of the newest requests :attr:`requests` keeps (None: all).
 
     Reach it in-process with :meth:`transport`, over ASGI with :meth:`asgi_app`, or over a
     real socket with :meth:`serve`; all share the data, :attr:`faults`, :attr:`requests`
@@ -63,11 +64,12 @@ class GamifyBackend:
         secret: bytes | None = None,
         event_history: int = 1000,
         debug: bool = False,
+        request_log_limit: int | None = DEFAULT_REQUEST_LOG_LIMIT,
     ) -> None:
         self._clock = clock or utc_now
         self.defects = Defects(defects)
         self.faults = Faults()
-        self.requests = RequestLog()
+        self.requests = RequestLog(request_log_limit)
         self.idempotency = IdempotencyKeys()
         self._store = DocumentStore(os.fspath(db))
         self._state = BackendState(
@@ -79,11 +81,12 @@ class GamifyBackend:
             event_stream=EventStream(event_history),
             debug=debug,
         )
-        self._runner = ExchangeRunner(self.handle, self.faults, self.requests, self._now)
+        self._runner = ExchangeRunner(self._handle_lowered, self.faults, self.requests, self._now)
 
     def _now(self) -> datetime:
         now = self._clock()
-        if now.tzinfo is None or now.utcoffset() is None:
+        # Asked twice by every request: UTC, the default clock's zone, needs no offset check.
+        if now.tzinfo is not UTC and (now.tzinfo is None or now.utcoffset() is None):
             raise ClockError("the backend's clock must return an aware datetime")
         return now
 
@@ -105,12 +108,19 @@ class GamifyBackend:
         # Header names are matched in lower case, as Express does; lowered once here for the
         # key check and the routes alike.
         lowered = {name.lower(): value for name, value in (headers or {}).items()}
+        return self._handle_lowered(method, path, query, lowered, body)
+
+    def _handle_lowered(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> BackendResponse:
+        """:meth:`handle` for ``headers`` whose names are in lower case already, as both shells
+        (the transport and the ASGI app) hand them over: no copy to lower them again."""
         return self.idempotency.answer(
             method,
             path,
-            lowered,
+            headers,
             body,
-            partial(dispatch, self._state, ROUTE_TABLE, method, path, query, lowered, body),
+            partial(dispatch, self._state, ROUTE_TABLE, method, path, query, headers, body),
         )
 
     @property

@@ -142,7 +142,7 @@ def _staff_over(store: DocumentStore, user_id: str) -> set[str]:
     follows that user, not every batch the backend holds."""
     user = store.peek(Collection.USERS, user_id)
     staff = _ids(user.get("parentId")) if user is not None else set()
-    for batch_id in store.values(Collection.PROGRESS, "batchId", userId=user_id):
+    for batch_id in store.distinct(Collection.PROGRESS, "batchId", userId=user_id):
         batch = store.peek(Collection.BATCHES, str(batch_id))
         if batch is not None:
             staff |= _batch_staff(batch)

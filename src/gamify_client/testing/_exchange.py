@@ -9,21 +9,22 @@ connection or a refused one. The waiting is the only part the shells write twice
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ._express import BackendResponse, encode_json
 from ._faults import FaultRule, Faults
-from ._recorder import RecordedRequest, RequestLog
+from ._recorder import RequestLog
 
 RequestHandler = Callable[[str, str, str, Mapping[str, str], bytes], BackendResponse]
+"""Method, path, query string, headers (names in lower case) and body to the answer."""
 
 
-@dataclass(frozen=True)
-class Ticket:
-    """A request that has been looked at for faults and not yet answered."""
+class Ticket(NamedTuple):
+    """A request that has been looked at for faults and not yet answered (a named tuple, as
+    :class:`Outcome`: every request makes one, and a frozen dataclass costs several times more
+    to make)."""
 
     method: str
     path: str
@@ -37,8 +38,7 @@ class Ticket:
         return (self.fault.latency or 0.0) if self.fault else 0.0
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How to end a request: send ``response``, or drop or refuse the connection."""
 
     response: BackendResponse | None
@@ -66,17 +66,16 @@ class ExchangeRunner:
         return Ticket(method, path, query, self._faults.take(method, path), self._clock())
 
     def finish(self, ticket: Ticket, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """Handle the request as its fault says, record it, and say how to end it."""
+        """Handle the request as its fault says, record it, and say how to end it. ``headers``
+        has its names in lower case."""
         fault = ticket.fault
         response = None
         if fault is None or fault.handles_request:
             response = self._handler(ticket.method, ticket.path, ticket.query, headers, body)
         outcome = _apply(fault, response)
         status = outcome.response.status if outcome.response else None
-        self._log.append(
-            RecordedRequest(
-                ticket.method, ticket.path, ticket.query, status, ticket.started, fault is not None
-            )
+        self._log.record(
+            ticket.method, ticket.path, ticket.query, status, ticket.started, fault is not None
         )
         return outcome
 

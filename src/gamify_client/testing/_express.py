@@ -115,14 +115,12 @@ def payload_too_large_page() -> BackendResponse:
 
 def with_cors(response: BackendResponse, headers: Mapping[str, str]) -> BackendResponse:
     """``response`` with the headers ``cors`` adds to a non-preflight answer."""
-    return BackendResponse(
-        response.status, _cors_headers(headers) + response.headers, response.body
-    )
+    return BackendResponse(response.status, cors_headers(headers) + response.headers, response.body)
 
 
 def preflight_response(headers: Mapping[str, str]) -> BackendResponse:
     """The ``cors`` middleware's answer to an ``OPTIONS`` request: 204, no body."""
-    cors = _cors_headers(headers)
+    cors = cors_headers(headers)
     cors.append(("Access-Control-Allow-Methods", _PREFLIGHT_METHODS))
     requested = headers.get("access-control-request-headers")
     if requested:
@@ -131,7 +129,8 @@ def preflight_response(headers: Mapping[str, str]) -> BackendResponse:
     return BackendResponse(204, [("X-Powered-By", "Express"), *cors, ("Content-Length", "0")], b"")
 
 
-def _cors_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+def cors_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The headers ``cors`` puts before a non-preflight answer to a request with ``headers``."""
     origin = headers.get("origin")
     cors: list[tuple[str, str]] = []
     if origin in ALLOWED_ORIGINS:

@@ -125,6 +125,10 @@ class Faults:
 
     def take(self, method: str, path: str) -> FaultRule | None:
         """The rule that applies to this request, with one use counted, or None."""
+        if not self._rules:
+            # Every request asks, and most backends hold no rule: an empty list needs no lock
+            # (reading its length is atomic, and a rule added meanwhile applies from the next).
+            return None
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):

@@ -21,7 +21,13 @@ from typing import Any
 from ._documents import new_submission, populate
 from ._express import BackendResponse, json_response, not_found_page, server_error_page
 from ._ids import is_object_id, iso, parse_iso
-from ._progress import add_activity, new_progress, new_task_entry, recompute_metrics
+from ._progress import (
+    add_activity,
+    completion_days,
+    new_progress,
+    new_task_entry,
+    recompute_metrics,
+)
 from ._routing import (
     STAFF,
     Context,
@@ -531,11 +537,9 @@ def submit_task(ctx: Context) -> BackendResponse:
         "status": "completed",
     }
     if not no_streak:
-        completed_before = (entry["completedAt"] for entry in user["completedTasks"])
-        metadata["isFirstTaskOfDay"] = all(
-            parse_iso(when).astimezone(ctx.now.tzinfo).date() != ctx.now.date()
-            for when in completed_before
-        )
+        # The streak's own day set: it reads a UTC stamp's day off its text, where parsing
+        # every earlier completion cost each submission more the more the user had done.
+        metadata["isFirstTaskOfDay"] = ctx.now.date() not in completion_days(user, ctx.now)
     completion = complete_task(
         ctx,
         user=user,

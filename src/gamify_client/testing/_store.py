@@ -327,9 +327,10 @@ class DocumentStore:
         found = (self._decoded_doc(collection, row[0]) for row in rows)
         return [decoded for decoded in found if decoded is not None]
 
-    def values(self, collection: Collection, field: str, **where: str) -> list[str | None]:
-        """The indexed ``field`` of the documents whose indexed fields equal ``where``, read
-        from its column, without loading the documents."""
+    def distinct(self, collection: Collection, field: str, **where: str) -> set[str | None]:
+        """The distinct values of the indexed ``field`` among the documents whose indexed fields
+        equal ``where``, read from the index, without loading the documents (nor sorting them:
+        a set has no order to keep)."""
         unknown = ({field} | set(where)) - set(collection.indexed_fields)
         if unknown:
             raise ValueError(f"{collection} has no indexed {sorted(unknown)}")
@@ -337,12 +338,12 @@ class DocumentStore:
         rows = (
             self._cursor()
             .execute(
-                f'SELECT "{field}" FROM "{collection}" WHERE {clause} ORDER BY rowid',
+                f'SELECT DISTINCT "{field}" FROM "{collection}" WHERE {clause}',
                 list(where.values()),
             )
             .fetchall()
         )
-        return [row[0] for row in rows]
+        return {row[0] for row in rows}
 
     def find_one(self, collection: Collection, **where: str) -> Doc | None:
         """The first document :meth:`find` would return, or None."""
