@@ -279,8 +279,7 @@ class _TaskPositions:
             if index is None:
                 return None
             # Checked again, cheaply, in case the list was changed in place since.
-            found = entries[index].task_id
-            if (found if isinstance(found, str) else getattr(found, "id", None)) == task_id:
+            if ref_id(entries[index].task_id) == task_id:
                 return index
         positions = _positions(entries)
         self._remember(progress, positions)

@@ -465,14 +465,10 @@ class DataRefreshManager:
         while True:
             with self._lock:
                 entry = self._entries.get(key)
-                if entry is None or entry.updated_at is None:
-                    if cached_only:
-                        return None
-                    generation = -1 if entry is None else entry.generation
-                    current = None if entry is None else entry.server_data()
-                else:
-                    generation = entry.generation
-                    current = entry.server_data()
+                if cached_only and (entry is None or entry.updated_at is None):
+                    return None
+                generation = -1 if entry is None else entry.generation
+                current = None if entry is None else entry.server_data()
             data = fn(current)
             # A real change differs early (a patch changes the first fields it meets), so this
             # costs little; only an equal answer is compared whole, and then nobody is called.
