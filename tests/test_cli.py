@@ -106,6 +106,34 @@ def test_serve_seeds_a_file_database_prints_the_logins_and_stops_on_ctrl_c(
     assert server.lines[-1] == "Stopped."
 
 
+def _signal_mask(pid: int, tid: int) -> int:
+    """The signals thread ``tid`` of process ``pid`` blocks, as a bit mask (bit n-1: n)."""
+    status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("SigBlk:"))
+    return int(line.split()[1], 16)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_only_the_main_thread_of_serve_takes_the_stop_signals(
+    serve: type[ServeProcess],
+) -> None:
+    # The kernel hands a process's signal to any thread that does not block it; Python runs
+    # the handler in the main thread only when that thread is woken, and a main thread
+    # blocked in a wait is woken only by a signal sent to it. So every other thread must
+    # block SIGINT and SIGTERM, or Ctrl-C may go unheard while the server runs on.
+    server = serve()
+    server.wait_until_ready()
+    pid = server.process.pid
+    threads = sorted(int(entry.name) for entry in Path(f"/proc/{pid}/task").iterdir())
+    assert threads[0] == pid and len(threads) > 1
+    stops = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    assert _signal_mask(pid, pid) & stops == 0
+    for tid in threads[1:]:
+        assert _signal_mask(pid, tid) & stops == stops, f"thread {tid} takes the stop signals"
+    assert server.stop(signal.SIGINT) == 0
+    assert server.lines[-1] == "Stopped."
+
+
 def test_serve_closes_idle_connections_and_caps_them(serve: type[ServeProcess]) -> None:
     server = serve("--request-timeout", "0.5", "--max-connections", "4")
     url = httpx.URL(server.wait_until_ready())

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
@@ -305,6 +305,27 @@ def _sigterm_stops() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread while the block runs, so that the threads it
+    starts (they inherit the mask) never take them. The kernel gives a process's signal to
+    any thread that does not block it, and Python's handler runs only once the main thread
+    wakes: a signal taken by the server's thread would leave the main thread waiting and
+    Ctrl-C unheard. A signal that comes meanwhile waits, and arrives when the block ends."""
+    blocking = hasattr(signal, "pthread_sigmask")  # not on Windows, which has no such choice
+    if not blocking or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .testing import GamifyBackend, SeedError, ServerLimits
 
@@ -318,7 +339,9 @@ def _serve(args: argparse.Namespace) -> int:
             limits = ServerLimits(request_head_timeout=args.request_timeout)
             if args.max_connections is not None:
                 limits = replace(limits, max_connections=args.max_connections)
-            with _sigterm_stops(), backend.serve(args.host, args.port, limits) as base_url:
+            with _sigterm_stops(), ExitStack() as serving:
+                with _stop_signals_blocked():
+                    base_url = serving.enter_context(backend.serve(args.host, args.port, limits))
                 print(f"{READY_PREFIX}{base_url} (Ctrl-C to stop)", flush=True)
                 threading.Event().wait()
         except (KeyboardInterrupt, _StopRequested):
