@@ -12,6 +12,10 @@ keys one client keeps polling, and whether unchanged answers call anybody.
 - ``mutation_to_100_observers_us``: median time, inside ``tasks.submit``, from its answer being
   parsed to the last of 100 dashboard queries holding the new XP: the write's rule (its patches
   from ``realTimeData``) and every observer's update and callback (target at most 100).
+- ``mutation_to_100_observers_baseline_us``: the same write and screen by hand, in the same
+  rounds: httpx, the dashboard in a ``cachetools.TTLCache`` patched with pydantic's
+  ``model_copy``, 100 receivers of a ``blinker.Signal``; ``mutation_to_100_observers_ratio``
+  is ours over it, with its A/A control (see ``bench/_interleave.py``).
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ import gc
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from blinker import Signal
+from cachetools import TTLCache
+from pydantic import TypeAdapter
 
+from bench._interleave import Ratio, Side, measure_ratio
 from gamify_client import CacheKey, ClientConfig, GamifyClient
+from gamify_client.models import Dashboard, RealTimeData, ref_id
 from gamify_client.resources import tasks as task_resource
 from gamify_client.testing import GamifyBackend
 from gamify_client.timers import Scheduler
@@ -161,7 +171,182 @@ def unchanged_poll_callbacks(polls: int = 20) -> int:
         return len(calls)
 
 
-def mutation_to_observers_us(observers: int = 100) -> float:
+OBSERVERS = 100
+EXTRA_TASKS = 32
+"""Tasks added to the demo batch's 4, so that each of the three learners submits 36 times."""
+
+
+def _submit_body(user_id: str) -> dict[str, str]:
+    return {"userId": user_id, "submissionType": "Text Entry", "value": "x"}
+
+
+class _Widget:
+    """One of the screen's observers, alike on both sides: it notes when it first shows an XP
+    other than the one before the write."""
+
+    __slots__ = ("before", "seen_at")
+
+    def __init__(self, before: int) -> None:
+        self.before = before
+        self.seen_at = 0.0
+
+    def on_query(self, query: Any) -> None:
+        if query.data.overall_stats.user_total_xp != self.before:
+            self.seen_at = time.perf_counter()
+
+    def on_dashboard(self, dashboard: Dashboard) -> None:
+        if dashboard.overall_stats.user_total_xp != self.before:
+            self.seen_at = time.perf_counter()
+
+
+def _last_seen(widgets: list[_Widget]) -> float:
+    seen_at = [widget.seen_at for widget in widgets]
+    assert all(seen_at), "an observer never saw the write"
+    return max(seen_at)
+
+
+class _SdkSide:
+    """Our side: a learner's client with ``OBSERVERS`` dashboard queries, each with one
+    callback; a sample is one ``tasks.submit``, timed inside it from its parsed answer to the
+    last callback that saw the new XP."""
+
+    def __init__(self, backend: GamifyBackend, user_id: str, parsed_at: list[float]) -> None:
+        self.user_id = user_id
+        self.parsed_at = parsed_at
+        self.client = GamifyClient(
+            config=CONFIG.replace(task_completion_delay=3600),
+            token=backend.token_for(user_id),
+            http_client=httpx.Client(transport=backend.transport()),
+        )
+        self.queries = [
+            self.client.use_dashboard_data(refetch_interval=None) for _ in range(OBSERVERS)
+        ]
+        for query in self.queries:
+            query.wait_for(timeout=30)
+
+    def sample(self, task_id: str) -> float:
+        queries = self.queries
+        xp_before = queries[0].data.overall_stats.user_total_xp  # type: ignore[union-attr]
+        widgets = [_Widget(xp_before) for _ in queries]
+        unsubscribes = [
+            query.subscribe(widget.on_query) for query, widget in zip(queries, widgets, strict=True)
+        ]
+        self.client.tasks.submit(
+            task_id, user_id=self.user_id, submission_type="Text Entry", value="x"
+        )
+        for unsubscribe in unsubscribes:
+            unsubscribe()
+        return (_last_seen(widgets) - self.parsed_at[0]) * 1e6
+
+    def close(self) -> None:
+        for query in self.queries:
+            query.close()
+        self.client.close()
+
+
+class _HandRolledSide:
+    """The baseline: what a user writes without the SDK for the same screen. httpx sends the
+    submit, the same models parse its answer, the cached dashboard (a ``cachetools.TTLCache``
+    entry) is patched from ``realTimeData`` with pydantic's ``model_copy``, and a
+    ``blinker.Signal`` tells ``OBSERVERS`` receivers, each doing what our side's callback
+    does. Timed from the parsed answer to the last receiver that saw the new XP."""
+
+    def __init__(self, backend: GamifyBackend, user_id: str) -> None:
+        self.user_id = user_id
+        self.http = httpx.Client(transport=backend.transport(), base_url=BASE_URL)
+        self.headers = {"Authorization": f"Bearer {backend.token_for(user_id)}"}
+        answer = self.http.get("/api/batch-progress/dashboard/me", headers=self.headers)
+        answer.raise_for_status()
+        self.cache: TTLCache[str, Dashboard] = TTLCache(maxsize=128, ttl=3600)
+        self.cache["dashboard"] = TypeAdapter(Dashboard).validate_json(answer.content)
+        self.changed = Signal()
+
+    def sample(self, task_id: str) -> float:
+        xp_before = self.cache["dashboard"].overall_stats.user_total_xp
+        widgets = [_Widget(xp_before) for _ in range(OBSERVERS)]
+        receivers = [widget.on_dashboard for widget in widgets]
+        for receiver in receivers:
+            self.changed.connect(receiver, weak=False)
+        answer = self.http.post(
+            f"/api/task/{task_id}/submit", json=_submit_body(self.user_id), headers=self.headers
+        )
+        real_time = task_resource.SUBMIT.parse(answer).real_time
+        started = time.perf_counter()
+        assert real_time is not None
+        self.cache["dashboard"] = dashboard = _hand_patched(
+            self.cache["dashboard"], real_time, task_id
+        )
+        self.changed.send(dashboard)
+        for receiver in receivers:
+            self.changed.disconnect(receiver)
+        return (_last_seen(widgets) - started) * 1e6
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _hand_patched(dashboard: Dashboard, real_time: RealTimeData, task_id: str) -> Dashboard:
+    """The dashboard with a submission's ``realTimeData``, as a user would patch it by hand:
+    the same six models copied as the SDK's rule copies (the task's entry, its batch's
+    progress and metrics, the totals, the profile, the dashboard)."""
+    summary = real_time.batch_progress
+    stats: dict[str, Any] = {
+        "user_total_xp": real_time.new_total_xp,
+        "current_streak": real_time.current_streak,
+    }
+    batches = list(dashboard.batch_progress)
+    for index, progress in enumerate(batches):
+        if summary is None or ref_id(progress.batch_id) != real_time.batch_id:
+            continue
+        old = progress.progress_metrics
+        totals = dashboard.overall_stats
+        stats["total_completed_tasks"] = totals.total_completed_tasks + (
+            summary.completed_tasks - old.completed_tasks
+        )
+        stats["total_points_earned"] = totals.total_points_earned + (
+            summary.total_points_earned - old.total_points_earned
+        )
+        entries = [
+            entry.model_copy(update={"status": "completed"})
+            if ref_id(entry.task_id) == task_id
+            else entry
+            for entry in progress.task_progress
+        ]
+        metrics = old.model_copy(
+            update={
+                "completed_tasks": summary.completed_tasks,
+                "total_tasks": summary.total_tasks,
+                "completion_percentage": summary.completion_percentage,
+                "total_points_earned": summary.total_points_earned,
+            }
+        )
+        batches[index] = progress.model_copy(
+            update={"progress_metrics": metrics, "task_progress": entries}
+        )
+    return dashboard.model_copy(
+        update={
+            "overall_stats": dashboard.overall_stats.model_copy(update=stats),
+            "user_profile": dashboard.user_profile.model_copy(
+                update={"total_xp": real_time.new_total_xp}
+            ),
+            "batch_progress": batches,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class MutationFigures:
+    """Our side's and the baseline's medians in microseconds, and their ratio with its A/A."""
+
+    ours_us: float
+    baseline_us: float
+    ratio: Ratio
+
+
+def mutation_to_observers() -> MutationFigures:
+    """Three learners of one batch submit the same tasks in interleaved rounds: one through
+    the SDK (ours), two by hand (the baseline and its control), so that every side meets the
+    same server work, and so the same cold caches, just before its clock starts."""
     with GamifyBackend() as backend:
         demo = backend.seed_demo()
         admin = GamifyClient(
@@ -170,7 +355,7 @@ def mutation_to_observers_us(observers: int = 100) -> float:
             http_client=httpx.Client(transport=backend.transport()),
         )
         task_ids = list(demo.task_ids)
-        for number in range(16):
+        for number in range(EXTRA_TASKS):
             created = admin.tasks.create(
                 name=f"Bench task {number}",
                 description="Bench",
@@ -180,13 +365,8 @@ def mutation_to_observers_us(observers: int = 100) -> float:
                 batch=demo.batch_id,
             )
             task_ids.append(str(created.data.id))
-        user_id = demo.users[0].id
-        user = GamifyClient(
-            config=CONFIG.replace(task_completion_delay=3600),
-            token=backend.token_for(user_id),
-            http_client=httpx.Client(transport=backend.transport()),
-        )
-        # The clock starts when the submit's answer is parsed, inside the write.
+        admin.close()
+        # Our clock starts when the submit's answer is parsed, inside the write.
         parse = task_resource.SUBMIT.parse
         parsed_at = [0.0]
 
@@ -195,32 +375,36 @@ def mutation_to_observers_us(observers: int = 100) -> float:
             parsed_at[0] = time.perf_counter()
             return result
 
+        first, second, third = (user.id for user in demo.users[:3])
+        ours = _SdkSide(backend, first, parsed_at)
+        by_hand = [_HandRolledSide(backend, second), _HandRolledSide(backend, third)]
+        # Each round submits the round's task once on each side; the baseline's two samples
+        # come from the two hand-rolled learners in turn.
+        ours_tasks = iter(task_ids)
+        hand_tasks = iter([(side, task) for task in task_ids for side in by_hand])
+
+        def baseline() -> float:
+            side, task_id = next(hand_tasks)
+            return side.sample(task_id)
+
         task_resource.SUBMIT.parse = stamped
-        queries = [user.use_dashboard_data(refetch_interval=None) for _ in range(observers)]
-        for query in queries:
-            query.wait_for(timeout=30)
-        samples = []
-        for task_id in task_ids:
-            last = [0.0]
-            xp_before = queries[0].data.overall_stats.user_total_xp  # type: ignore[union-attr]
-
-            def seen(query: Any, before: int = xp_before, last: list[float] = last) -> None:
-                if query.data.overall_stats.user_total_xp != before:
-                    last[0] = time.perf_counter()
-
-            unsubscribes = [query.subscribe(seen) for query in queries]
-            user.tasks.submit(task_id, user_id=user_id, submission_type="Text Entry", value="x")
-            assert all(
-                query.data.overall_stats.user_total_xp != xp_before  # type: ignore[union-attr]
-                for query in queries
+        try:
+            ratio = measure_ratio(
+                "mutation_to_100_observers_ratio",
+                lambda: ours.sample(next(ours_tasks)),
+                baseline,
+                rounds=len(task_ids),
             )
-            samples.append((last[0] - parsed_at[0]) * 1e6)
-            for unsubscribe in unsubscribes:
-                unsubscribe()
-        task_resource.SUBMIT.parse = parse
-        user.close()
-        admin.close()
-        return statistics.median(samples)
+        finally:
+            task_resource.SUBMIT.parse = parse
+            ours.close()
+            for side in by_hand:
+                side.close()
+        return MutationFigures(
+            statistics.median(ratio.samples[Side.OURS]),
+            statistics.median(ratio.samples[Side.BASELINE] + ratio.samples[Side.CONTROL]),
+            ratio,
+        )
 
 
 def main() -> None:
@@ -228,7 +412,10 @@ def main() -> None:
     print(f"create_close_10000_queries_one_key_ms: {create_close_one_key_ms():.1f}")
     print(f"polls_per_s_100_keys_20ms_rtt: {polls_per_s():.1f}")
     print(f"unchanged_polls_callbacks: {unchanged_poll_callbacks()}")
-    print(f"mutation_to_100_observers_us: {mutation_to_observers_us():.1f}")
+    mutation = mutation_to_observers()
+    print(f"mutation_to_100_observers_us: {mutation.ours_us:.1f}")
+    print(f"mutation_to_100_observers_baseline_us: {mutation.baseline_us:.1f}")
+    print(mutation.ratio.lines())
 
 
 if __name__ == "__main__":
