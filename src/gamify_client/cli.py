@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
@@ -291,39 +291,46 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _StopRequested
 
 
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+_State = TypeVar("_State")
+
+
 @contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """Turn SIGTERM into :class:`_StopRequested` while the block runs (main thread only:
-    Python delivers signals there)."""
+def _in_main_thread(
+    change: Callable[[], _State], undo: Callable[[_State], object]
+) -> Iterator[None]:
+    """Make a change to signal handling for the block, in the main thread only (Python runs
+    signal handlers there, and only there may they be set); elsewhere do nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    previous = change()
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        undo(previous)
 
 
-_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+def _sigterm_stops() -> AbstractContextManager[None]:
+    """Turn SIGTERM into :class:`_StopRequested` while the block runs."""
+    return _in_main_thread(
+        lambda: signal.signal(signal.SIGTERM, _raise_stop),
+        lambda previous: signal.signal(signal.SIGTERM, previous),
+    )
 
 
-@contextmanager
-def _stop_signals_blocked() -> Iterator[None]:
-    """Block SIGINT and SIGTERM in this thread while the block runs, so that the threads it
-    starts (they inherit the mask) never take them. The kernel gives a process's signal to
+def _stop_signals_blocked() -> AbstractContextManager[None]:
+    """Block SIGINT and SIGTERM in the main thread while the block runs, so that the threads
+    it starts (they inherit the mask) never take them. The kernel gives a process's signal to
     any thread that does not block it, and Python's handler runs only once the main thread
     wakes: a signal taken by the server's thread would leave the main thread waiting and
     Ctrl-C unheard. A signal that comes meanwhile waits, and arrives when the block ends."""
-    blocking = hasattr(signal, "pthread_sigmask")  # not on Windows, which has no such choice
-    if not blocking or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    if not hasattr(signal, "pthread_sigmask"):  # Windows, which has no such choice
+        return nullcontext()
+    return _in_main_thread(
+        lambda: signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS),
+        lambda previous: signal.pthread_sigmask(signal.SIG_SETMASK, previous),
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
